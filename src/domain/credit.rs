@@ -1,0 +1,456 @@
+//! The credit engine (credit-rules §3–§5): outage windows, a fee source and a policy in;
+//! one exact credit per measurement period out, with its breakdown (§7).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono_tz::Tz;
+use num_traits::{Signed, Zero};
+use rust_decimal::Decimal;
+
+use super::breakdown::{explain, Breakdown, Explained};
+use super::error::ValidationErrors;
+use super::exact::{display_q, display_seconds, q_dec, q_int, q_min, round_q, Q};
+use super::fee::{FeeSchedule, FeeSource, WeightedNanos};
+use super::interval::{
+    clip, clip_spans, intersect, intersect_spans, merge_max_impact, runs, subtract, total_len,
+    union, Segment, Span, Window,
+};
+use super::money::Currency;
+use super::period::{PeriodLabel, ZonedPeriod};
+use super::policy::{DayBasis, Denominator, ExclusionMode, PartialUnits, Policy, Rule};
+use super::time::{format_local, format_utc, local_date, Nanos};
+
+/// One incident's outage windows. `start` is where a fixed-days grant lands (§4): the
+/// incident's start, or for a quote without outages the start of the named period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    pub start: Nanos,
+    pub windows: Vec<Window>,
+}
+
+/// Everything one computation needs, already checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditInput {
+    pub currency: Currency,
+    /// The customer's zone; a policy `timezone` overrides it.
+    pub timezone: Tz,
+    pub fees: FeeSource,
+    pub policy: Policy,
+    pub incidents: Vec<Incident>,
+    pub exclusions: Vec<Span>,
+    /// `None`: always active; `Some(empty)`: never active (only under `denominator: active`).
+    pub active: Option<Vec<Span>>,
+    /// Periods to report even when no outage touches them.
+    pub periods: Vec<PeriodLabel>,
+}
+
+impl CreditInput {
+    /// The zone of every calendar unit of this computation (§1).
+    pub fn zone(&self) -> Tz {
+        self.policy.timezone.unwrap_or(self.timezone)
+    }
+}
+
+/// The credit of one measurement period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodCredit {
+    pub label: PeriodLabel,
+    /// Rounded to the currency's minor unit.
+    pub credit: Decimal,
+    pub breakdown: Breakdown,
+}
+
+/// Credits for every period the outages touch, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreditResult {
+    pub currency: Currency,
+    /// Sum of the rounded period credits.
+    pub total: Decimal,
+    pub periods: Vec<PeriodCredit>,
+}
+
+impl CreditResult {
+    /// The credit of one period (zero when nothing touches it).
+    pub fn credit_for(&self, label: PeriodLabel) -> Decimal {
+        self.periods
+            .iter()
+            .find(|p| p.label == label)
+            .map_or(Decimal::ZERO, |p| p.credit)
+    }
+}
+
+/// Computes the credit of every period the input touches.
+pub fn compute(input: &CreditInput) -> Result<CreditResult, ValidationErrors> {
+    let zone = input.zone();
+    let kind = input.policy.period;
+    let all_windows: Vec<Window> = input
+        .incidents
+        .iter()
+        .flat_map(|i| i.windows.iter().copied())
+        .collect();
+
+    let mut labels: BTreeSet<PeriodLabel> = BTreeSet::new();
+    for w in &all_windows {
+        let mut p = PeriodLabel::containing(kind, zone, w.span.start);
+        let last = PeriodLabel::containing(kind, zone, w.span.end - 1);
+        labels.insert(p);
+        while p < last {
+            p = p.next();
+            labels.insert(p);
+        }
+    }
+    for p in &input.periods {
+        if p.kind() != kind {
+            return Err(ValidationErrors::one(
+                "period",
+                format!("{p} is not a {} label", kind.as_str()),
+            ));
+        }
+        labels.insert(*p);
+    }
+    let mut grants: BTreeMap<PeriodLabel, u32> = BTreeMap::new();
+    for inc in &input.incidents {
+        let p = PeriodLabel::containing(kind, zone, inc.start);
+        labels.insert(p);
+        *grants.entry(p).or_insert(0) += 1;
+    }
+    let zoned: Vec<ZonedPeriod> = labels.iter().map(|l| l.in_zone(zone)).collect();
+    let (Some(first), Some(last)) = (zoned.first(), zoned.last()) else {
+        return Ok(CreditResult {
+            currency: input.currency,
+            total: zero_money(input.currency),
+            periods: Vec::new(),
+        });
+    };
+    let range = Span {
+        start: first.start,
+        end: last.end.max(first.start + 1),
+    };
+    let schedule = FeeSchedule::build(&input.fees, zone, range);
+    let merged = merge_max_impact(&all_windows);
+    let exclusions = union(input.exclusions.iter().copied());
+    let active = input.active.as_ref().map(|a| union(a.iter().copied()));
+
+    let ctx = Context {
+        input,
+        zone,
+        schedule: &schedule,
+        merged: &merged,
+        exclusions: &exclusions,
+        active: active.as_deref(),
+    };
+    let mut periods = Vec::with_capacity(zoned.len());
+    let mut total = zero_money(input.currency);
+    for zp in &zoned {
+        let grant_count = grants.get(&zp.label).copied().unwrap_or(0);
+        let pc = ctx.period_credit(zp, grant_count)?;
+        total += pc.credit;
+        periods.push(pc);
+    }
+    Ok(CreditResult {
+        currency: input.currency,
+        total,
+        periods,
+    })
+}
+
+fn zero_money(c: Currency) -> Decimal {
+    Decimal::new(0, c.minor_units())
+}
+
+struct Context<'a> {
+    input: &'a CreditInput,
+    zone: Tz,
+    schedule: &'a FeeSchedule,
+    merged: &'a [Segment],
+    exclusions: &'a [Span],
+    active: Option<&'a [Span]>,
+}
+
+/// The measured downtime of one period (§3).
+struct Measured {
+    period_ns: i128,
+    denominator_ns: i128,
+    outage_ns: i128,
+    excluded_ns: i128,
+    /// Counted downtime D in nanoseconds, weighted by impact, never above the denominator.
+    downtime: Q,
+    fee_during_downtime: Q,
+    affected_days: u32,
+}
+
+impl Context<'_> {
+    fn measure(&self, zp: &ZonedPeriod) -> Measured {
+        let policy = &self.input.policy;
+        let period = Span {
+            start: zp.start,
+            end: zp.end.max(zp.start),
+        };
+        let period_ns = i128::from(zp.len());
+        let segs = clip(self.merged, period);
+        let outage_ns: i128 = segs.iter().map(|s| i128::from(s.span.len())).sum();
+
+        let (mut denominator_ns, counted, excluded) = match policy.denominator {
+            Denominator::Period => (period_ns, segs, clip_spans(self.exclusions, period)),
+            Denominator::Active => {
+                let act = match self.active {
+                    Some(a) => clip_spans(a, period),
+                    None => vec![period],
+                };
+                let excluded = intersect_spans(&clip_spans(self.exclusions, period), &act);
+                (total_len(&act), intersect(&segs, &act), excluded)
+            }
+        };
+        let excluded_ns = total_len(&excluded);
+        if policy.exclusion_mode == ExclusionMode::ShrinkPeriod {
+            denominator_ns -= excluded_ns;
+        }
+        let counted = subtract(&counted, &excluded);
+
+        let mut downtime = Q::zero();
+        let mut fee_during_downtime = Q::zero();
+        let mut affected_days = 0u32;
+        let mut last_day: Option<chrono::NaiveDate> = None;
+        let mut count_days = |run: Span| {
+            let first = local_date(run.start, self.zone);
+            let last = local_date(run.end - 1, self.zone);
+            let from = match last_day {
+                Some(d) if d >= first => d.succ_opt().unwrap_or(d),
+                _ => first,
+            };
+            if last >= from {
+                affected_days += (last - from).num_days() as u32 + 1;
+                last_day = Some(last);
+            }
+        };
+        match policy.downtime_unit_seconds {
+            None => {
+                let mut w = WeightedNanos::default();
+                for s in &counted {
+                    w.add(s.impact, s.span.len());
+                }
+                downtime = w.to_q();
+                fee_during_downtime = self.schedule.weighted_fee(&counted);
+                for run in runs(&counted) {
+                    count_days(run_span(run));
+                }
+            }
+            Some(unit_seconds) => {
+                let unit_ns = i128::from(unit_seconds) * 1_000_000_000;
+                for run in runs(&counted) {
+                    let span = run_span(run);
+                    let raw = i128::from(span.len());
+                    let units = match policy.partial_units {
+                        PartialUnits::RoundUp => (raw + unit_ns - 1) / unit_ns,
+                        PartialUnits::RoundDown => raw / unit_ns,
+                    };
+                    if units == 0 {
+                        continue;
+                    }
+                    count_days(span);
+                    let factor = Q::new((units * unit_ns).into(), raw.into());
+                    let mut w = WeightedNanos::default();
+                    for s in run {
+                        w.add(s.impact, s.span.len());
+                    }
+                    downtime += w.to_q() * &factor;
+                    fee_during_downtime += self.schedule.weighted_fee(run) * factor;
+                }
+            }
+        }
+        let denominator_q = q_int(denominator_ns);
+        if downtime > denominator_q {
+            downtime = denominator_q;
+        }
+        Measured {
+            period_ns,
+            denominator_ns,
+            outage_ns,
+            excluded_ns,
+            downtime,
+            fee_during_downtime,
+            affected_days,
+        }
+    }
+
+    fn period_credit(
+        &self,
+        zp: &ZonedPeriod,
+        grants: u32,
+    ) -> Result<PeriodCredit, ValidationErrors> {
+        let policy = &self.input.policy;
+        let currency = self.input.currency;
+        let m = self.measure(zp);
+        let fee = match Span::new(zp.start, zp.end) {
+            Some(p) => self.schedule.fee_over(p),
+            None => Q::zero(),
+        };
+        let hundred = q_int(100);
+        let uptime = if m.denominator_ns <= 0 {
+            hundred.clone()
+        } else {
+            let den = q_int(m.denominator_ns);
+            (&den - &m.downtime) / den * &hundred
+        };
+        let actual_days = zp.local_days(self.zone);
+        let days_in_period = |basis: DayBasis| match basis {
+            DayBasis::Actual => actual_days,
+            DayBasis::Thirty => 30 * zp.label.kind().months(),
+        };
+        let below_target = |u: &Q| match policy.target_percent {
+            Some(t) => *u < q_dec(t),
+            None => true,
+        };
+
+        let mut warnings = Vec::new();
+        let mut tier = None;
+        let mut credit_percent = None;
+        let mut days_credited = None;
+        let mut rule_days = None;
+        let uncapped = match &policy.rule {
+            Rule::UptimeTiers { tiers } => {
+                match tiers.iter().find(|t| t.uptime.contains(&uptime)) {
+                    Some(t) => {
+                        tier = Some(t.uptime.text.clone());
+                        credit_percent = Some(t.credit_percent);
+                        &fee * q_dec(t.credit_percent) / &hundred
+                    }
+                    None => {
+                        let above = tiers.iter().any(|t| t.uptime.lies_above(&uptime));
+                        let below = tiers.iter().any(|t| t.uptime.lies_below(&uptime));
+                        if above && below {
+                            warnings.push("tier_gap".to_string());
+                        }
+                        Q::zero()
+                    }
+                }
+            }
+            Rule::DowntimeMultiple {
+                multiplier,
+                excess_only,
+            } => {
+                if !below_target(&uptime) || m.downtime.is_zero() {
+                    Q::zero()
+                } else if *excess_only {
+                    let target = policy
+                        .target_percent
+                        .map(q_dec)
+                        .unwrap_or_else(|| hundred.clone());
+                    let allowance = (&hundred - target) / &hundred * q_int(m.denominator_ns);
+                    let excess = &m.downtime - allowance;
+                    if excess.is_positive() {
+                        &m.fee_during_downtime * excess / &m.downtime * q_dec(*multiplier)
+                    } else {
+                        Q::zero()
+                    }
+                } else {
+                    &m.fee_during_downtime * q_dec(*multiplier)
+                }
+            }
+            Rule::DaysOfService { days, day_basis } => {
+                let dip = days_in_period(*day_basis);
+                rule_days = Some(dip);
+                let n = match days {
+                    Some(d) => d * grants,
+                    None if below_target(&uptime) => m.affected_days,
+                    None => 0,
+                };
+                days_credited = Some(n);
+                if dip == 0 {
+                    Q::zero()
+                } else {
+                    &fee * q_int(n) / q_int(dip)
+                }
+            }
+        };
+
+        // §5: rule → cap → minimum → rounding.
+        let cap_basis_days = match &policy.rule {
+            Rule::DaysOfService { day_basis, .. } => days_in_period(*day_basis),
+            _ => actual_days,
+        };
+        let mut cap = &fee * q_dec(policy.cap_percent) / &hundred;
+        if let Some(cd) = policy.cap_days {
+            if cap_basis_days > 0 {
+                cap = q_min(cap, &fee * q_int(cd) / q_int(cap_basis_days));
+            }
+        }
+        let capped = q_min(uncapped.clone(), cap.clone());
+        let below_minimum = policy.minimum.is_some_and(|min| capped <= q_dec(min));
+        let final_exact = if below_minimum {
+            Q::zero()
+        } else {
+            capped.clone()
+        };
+        let credit =
+            round_q(&final_exact, currency.minor_units(), policy.rounding).ok_or_else(|| {
+                ValidationErrors::one("policy", "the credit exceeds the supported range")
+            })?;
+
+        let dp = currency.minor_units();
+        let days_used =
+            matches!(policy.rule, Rule::DaysOfService { .. }) || policy.cap_days.is_some();
+        let explanation = explain(&Explained {
+            policy,
+            currency,
+            uptime: &uptime,
+            downtime_ns: &m.downtime,
+            fee: &fee,
+            fee_during_downtime: &m.fee_during_downtime,
+            tier: tier.as_deref(),
+            credit_percent,
+            days_credited,
+            days_in_period: rule_days,
+            uncapped: &uncapped,
+            capped: &capped,
+            cap_applied: capped < uncapped,
+            below_minimum,
+            credit,
+        });
+        let breakdown = Breakdown {
+            period: zp.label.to_string(),
+            start: format_local(zp.start, self.zone),
+            end: format_local(zp.end, self.zone),
+            start_utc: format_utc(zp.start),
+            end_utc: format_utc(zp.end),
+            timezone: self.zone.name().to_string(),
+            period_seconds: display_seconds(m.period_ns),
+            denominator_seconds: display_seconds(m.denominator_ns),
+            outage_seconds: display_seconds(m.outage_ns),
+            excluded_seconds: display_seconds(m.excluded_ns),
+            downtime_seconds: display_q(&(&m.downtime / q_int(1_000_000_000)), 0),
+            uptime_percent: display_q(&uptime, 0),
+            rule: policy.rule.kind().to_string(),
+            tier,
+            credit_percent: credit_percent.map(|p| p.normalize().to_string()),
+            affected_days: matches!(policy.rule, Rule::DaysOfService { .. })
+                .then_some(m.affected_days),
+            days_in_period: days_used.then_some(rule_days.unwrap_or(cap_basis_days)),
+            days_credited,
+            fee: display_q(&fee, dp),
+            fee_during_downtime: display_q(&m.fee_during_downtime, dp),
+            uncapped_credit: display_q(&uncapped, dp),
+            capped_credit: display_q(&capped, dp),
+            credit: currency.format(credit),
+            currency: currency.code().to_string(),
+            rounding: policy.rounding.as_str().to_string(),
+            warnings,
+            explanation,
+        };
+        Ok(PeriodCredit {
+            label: zp.label,
+            credit,
+            breakdown,
+        })
+    }
+}
+
+fn run_span(run: &[Segment]) -> Span {
+    match (run.first(), run.last()) {
+        (Some(a), Some(b)) => Span {
+            start: a.span.start,
+            end: b.span.end,
+        },
+        _ => Span { start: 0, end: 0 },
+    }
+}

@@ -1,0 +1,195 @@
+//! Exact rational arithmetic (credit-rules §5): every figure is kept as numerator/denominator
+//! and rounded once, last. Decimal alone would lose digits when a division comes early.
+
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_rational::BigRational;
+use num_traits::{One, Signed, ToPrimitive, Zero};
+use rust_decimal::Decimal;
+
+use super::money::RoundingMode;
+
+/// An exact rational number.
+pub type Q = BigRational;
+
+/// Digits shown for non-money figures (api.md: at most 28 significant digits).
+pub const DISPLAY_SIGNIFICANT_DIGITS: u32 = 28;
+
+pub fn pow10(exp: u32) -> BigInt {
+    num_traits::pow(BigInt::from(10), exp as usize)
+}
+
+/// The exact value of a decimal.
+pub fn q_dec(d: Decimal) -> Q {
+    Q::new(BigInt::from(d.mantissa()), pow10(d.scale()))
+}
+
+/// The exact value of an integer.
+pub fn q_int(i: impl Into<BigInt>) -> Q {
+    Q::from_integer(i.into())
+}
+
+/// Whole nanoseconds as exact seconds.
+pub fn q_seconds(nanos: i128) -> Q {
+    Q::new(BigInt::from(nanos), BigInt::from(1_000_000_000u32))
+}
+
+pub fn q_min(a: Q, b: Q) -> Q {
+    if b < a {
+        b
+    } else {
+        a
+    }
+}
+
+/// Rounds an exact value to `dp` decimal places by the named strategy. `up` and `down` are away
+/// from and toward zero; the half modes settle exact ties. Returns `None` only if the result does
+/// not fit a Decimal (impossible within the input bounds of §5).
+pub fn round_q(q: &Q, dp: u32, mode: RoundingMode) -> Option<Decimal> {
+    let negative = q.is_negative();
+    let n = q.numer().abs() * pow10(dp);
+    let d = q.denom();
+    let (quot, rem) = n.div_rem(d);
+    let bump = if rem.is_zero() {
+        false
+    } else {
+        let twice: BigInt = &rem * 2u32;
+        match mode {
+            RoundingMode::Up => true,
+            RoundingMode::Down => false,
+            RoundingMode::HalfUp => twice >= *d,
+            RoundingMode::HalfEven => match twice.cmp(d) {
+                std::cmp::Ordering::Greater => true,
+                std::cmp::Ordering::Less => false,
+                std::cmp::Ordering::Equal => quot.is_odd(),
+            },
+        }
+    };
+    let magnitude = if bump { quot + 1u32 } else { quot };
+    let signed = if negative { -magnitude } else { magnitude };
+    Decimal::try_from_i128_with_scale(signed.to_i128()?, dp).ok()
+}
+
+/// Half-even rounding of a non-negative n/d to an integer.
+fn round_half_even_int(n: &BigInt, d: &BigInt) -> BigInt {
+    let (quot, rem) = n.div_rem(d);
+    let twice: BigInt = &rem * 2u32;
+    match twice.cmp(d) {
+        std::cmp::Ordering::Greater => quot + 1u32,
+        std::cmp::Ordering::Less => quot,
+        std::cmp::Ordering::Equal if quot.is_odd() => quot + 1u32,
+        std::cmp::Ordering::Equal => quot,
+    }
+}
+
+/// Display form of an exact figure: at most 28 significant digits, rounded half-even, trailing
+/// zeros trimmed, then padded to at least `min_dp` decimals (money shows its minor digits).
+pub fn display_q(q: &Q, min_dp: u32) -> String {
+    let negative = q.is_negative();
+    let a = q.numer().abs();
+    let d = q.denom().clone();
+    let sig = DISPLAY_SIGNIFICANT_DIGITS as i64;
+    let scale: u32 = if a.is_zero() {
+        0
+    } else {
+        // t = floor(|q| × 10^28) tells the magnitude: its digit count minus 28 is the number of
+        // integer digits of |q|.
+        let t = (&a * pow10(sig as u32)) / &d;
+        let digits = if t.is_zero() {
+            0
+        } else {
+            t.to_string().len() as i64
+        };
+        (2 * sig - digits).clamp(0, sig) as u32
+    };
+    let m = round_half_even_int(&(a * pow10(scale)), &d);
+    let mut digits = m.to_string();
+    let mut s = String::new();
+    if negative && !m.is_zero() {
+        s.push('-');
+    }
+    if scale == 0 {
+        s.push_str(&digits);
+        if min_dp > 0 {
+            s.push('.');
+            s.push_str(&"0".repeat(min_dp as usize));
+        }
+        return s;
+    }
+    let scale = scale as usize;
+    if digits.len() <= scale {
+        digits = format!("{}{}", "0".repeat(scale + 1 - digits.len()), digits);
+    }
+    let (int_part, frac_part) = digits.split_at(digits.len() - scale);
+    let mut frac = frac_part.trim_end_matches('0').to_string();
+    while frac.len() < min_dp as usize {
+        frac.push('0');
+    }
+    s.push_str(int_part);
+    if !frac.is_empty() {
+        s.push('.');
+        s.push_str(&frac);
+    }
+    s
+}
+
+/// Exact value of an integer count of nanoseconds shown as seconds.
+pub fn display_seconds(nanos: i128) -> String {
+    display_q(&q_seconds(nanos), 0)
+}
+
+/// Truncates toward zero at `dp` decimals, for a figure inside a sentence (never for money).
+pub fn display_truncated(q: &Q, dp: u32) -> String {
+    match round_q(q, dp, RoundingMode::Down) {
+        Some(d) => d.normalize().to_string(),
+        None => display_q(q, 0),
+    }
+}
+
+pub fn is_one(q: &Q) -> bool {
+    q.is_one()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(n: i64, d: i64) -> Q {
+        Q::new(BigInt::from(n), BigInt::from(d))
+    }
+
+    #[test]
+    fn rounds_ties_by_mode() {
+        let tie = q(12345, 1000); // 12.345
+        assert_eq!(
+            round_q(&tie, 2, RoundingMode::HalfUp).map(|d| d.to_string()),
+            Some("12.35".into())
+        );
+        assert_eq!(
+            round_q(&tie, 2, RoundingMode::HalfEven).map(|d| d.to_string()),
+            Some("12.34".into())
+        );
+        assert_eq!(
+            round_q(&tie, 2, RoundingMode::Up).map(|d| d.to_string()),
+            Some("12.35".into())
+        );
+        assert_eq!(
+            round_q(&tie, 2, RoundingMode::Down).map(|d| d.to_string()),
+            Some("12.34".into())
+        );
+        assert_eq!(
+            round_q(&q(0, 1), 2, RoundingMode::Up).map(|d| d.to_string()),
+            Some("0.00".into())
+        );
+    }
+
+    #[test]
+    fn displays_28_significant_digits() {
+        assert_eq!(display_q(&q(29, 1), 2), "29.00");
+        assert_eq!(display_q(&q(2678400, 1), 0), "2678400");
+        // 2 × 29 / 31
+        assert_eq!(display_q(&q(58, 31), 2), "1.870967741935483870967741935");
+        assert_eq!(display_q(&q(1, 8), 0), "0.125");
+        assert_eq!(display_q(&q(-1, 3), 0), "-0.3333333333333333333333333333");
+    }
+}

@@ -1,0 +1,127 @@
+//! Money: ISO 4217 currencies with their minor units, bounded amounts, named rounding (§2, §5).
+
+use rust_decimal::Decimal;
+use std::fmt;
+use std::str::FromStr;
+
+/// Largest amount of money any input may carry (credit-rules §5).
+pub fn money_bound() -> Decimal {
+    Decimal::from(1_000_000_000_000_000i64)
+}
+
+/// An active ISO 4217 currency with a defined minor unit (XAU, XDR, XTS and withdrawn codes are
+/// rejected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Currency {
+    iso: iso_currency::Currency,
+    minor_units: u32,
+}
+
+impl Currency {
+    pub fn parse(code: &str) -> Result<Self, String> {
+        let iso = iso_currency::Currency::from_code(code)
+            .ok_or_else(|| format!("unknown ISO 4217 currency code {code:?}"))?;
+        if iso
+            .flags()
+            .iter()
+            .any(|f| matches!(f, iso_currency::Flag::Superseded(_)))
+        {
+            return Err(format!("{code} is no longer an active ISO 4217 currency"));
+        }
+        let minor_units = iso
+            .exponent()
+            .ok_or_else(|| format!("{code} has no minor unit and cannot carry credits"))?;
+        Ok(Currency {
+            iso,
+            minor_units: u32::from(minor_units),
+        })
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.iso.code()
+    }
+
+    /// Decimal digits of the minor unit: USD 2, JPY 0, KWD 3.
+    pub fn minor_units(&self) -> u32 {
+        self.minor_units
+    }
+
+    /// Writes an amount with exactly the currency's minor digits.
+    pub fn format(&self, amount: Decimal) -> String {
+        let mut a = amount;
+        a.rescale(self.minor_units);
+        a.to_string()
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// How a credit is rounded to the minor unit, once, last (credit-rules §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RoundingMode {
+    /// Half away from zero.
+    #[default]
+    HalfUp,
+    /// Half to the even neighbour.
+    HalfEven,
+    /// Away from zero: toward the customer.
+    Up,
+    /// Toward zero.
+    Down,
+}
+
+impl RoundingMode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RoundingMode::HalfUp => "half_up",
+            RoundingMode::HalfEven => "half_even",
+            RoundingMode::Up => "up",
+            RoundingMode::Down => "down",
+        }
+    }
+}
+
+impl FromStr for RoundingMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "half_up" => Ok(RoundingMode::HalfUp),
+            "half_even" => Ok(RoundingMode::HalfEven),
+            "up" => Ok(RoundingMode::Up),
+            "down" => Ok(RoundingMode::Down),
+            _ => Err("must be one of half_up, half_even, up, down".into()),
+        }
+    }
+}
+
+/// Reads a decimal exactly from its text (`"49.00"`, `123457`, `1e3` is refused).
+pub fn parse_decimal(text: &str) -> Result<Decimal, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("must be a decimal number".into());
+    }
+    if !t
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+')
+    {
+        return Err(format!("{text:?} is not a plain decimal number"));
+    }
+    Decimal::from_str_exact(t)
+        .map_err(|_| format!("{text:?} is not a decimal number within 28 digits"))
+}
+
+/// A non-negative amount of money within the bound of §5.
+pub fn parse_money(text: &str) -> Result<Decimal, String> {
+    let d = parse_decimal(text)?;
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err("must not be negative".into());
+    }
+    if d > money_bound() {
+        return Err("must be at most 1000000000000000 (10^15)".into());
+    }
+    Ok(d)
+}
