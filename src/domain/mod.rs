@@ -1,3 +1,4 @@
+#![deny(clippy::float_arithmetic)]
 //! The credit engine: pure Rust, no I/O, no clock, no framework. Every figure a customer sees
 //! is computed here, once, exactly (`credit-rules.md`).
 
