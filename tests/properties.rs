@@ -1,0 +1,303 @@
+//! Property tests of the engine's invariants (issue 2): random policies, zones and windows.
+
+use chrono::TimeZone;
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use sla_credit::domain::{compute, quote::parse_quote, quote::QuoteResponse};
+
+const ZONES: [&str; 10] = [
+    "UTC",
+    "America/Los_Angeles",
+    "Europe/London",
+    "Asia/Tokyo",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+    "America/Sao_Paulo",
+    "Pacific/Chatham",
+    "Asia/Kathmandu",
+    "America/St_Johns",
+];
+
+/// Runs a request through the public quote path; `None` when the input is rejected.
+fn quote(request: &Value) -> Option<Value> {
+    let input = parse_quote(&request.to_string()).ok()?;
+    let result = compute(&input).ok()?;
+    serde_json::to_value(QuoteResponse::from(&result)).ok()
+}
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str().and_then(|s| s.parse().ok()).unwrap_or(Decimal::MIN)
+}
+
+/// A month start in a zone, as an RFC 3339 instant string and UTC seconds.
+fn month_start(zone: &str, year: i32, month: u32) -> i64 {
+    let tz: chrono_tz::Tz = zone.parse().expect("zone");
+    tz.with_ymd_and_hms(year, month, 1, 0, 0, 0)
+        .earliest()
+        .map(|t| t.timestamp())
+        .unwrap_or_else(|| chrono::NaiveDate::from_ymd_opt(year, month, 1).expect("date").and_hms_opt(0, 0, 0).expect("t").and_utc().timestamp())
+}
+
+fn instant(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).expect("in range").to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn windows_json(base: i64, windows: &[(i64, i64, u8)]) -> Vec<Value> {
+    windows
+        .iter()
+        .map(|(off, len, impact)| {
+            let mut w = json!({"start": instant(base + off), "end": instant(base + off + len)});
+            if *impact < 4 {
+                w["impact"] = json!(["0.25", "0.5", "0.75", "0.1"][*impact as usize]);
+            }
+            w
+        })
+        .collect()
+}
+
+fn rule_strategy() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        // Tiers without gaps whose percent rises as uptime falls.
+        (prop::collection::vec(1u32..400, 1..4), prop::collection::vec(1u32..60, 1..4)).prop_map(|(bounds, pcts)| {
+            let mut b: Vec<u32> = bounds.iter().map(|x| 10_000 - x * 20).collect(); // hundredths of a percent
+            b.sort_unstable_by(|x, y| y.cmp(x));
+            b.dedup();
+            let mut tiers = Vec::new();
+            let mut upper = 10_000u32;
+            let mut pct = 0u32;
+            let top = b[0];
+            for (i, lower) in b.iter().chain(std::iter::once(&0)).enumerate() {
+                if i == 0 {
+                    upper = top;
+                    continue;
+                }
+                pct += pcts[i % pcts.len()];
+                tiers.push(json!({"uptime": format!("[{}, {})", Decimal::new(i64::from(*lower), 2), Decimal::new(i64::from(upper), 2)), "credit_percent": pct.to_string()}));
+                upper = *lower;
+            }
+            if tiers.is_empty() {
+                tiers.push(json!({"uptime": format!("[0, {})", Decimal::new(i64::from(top), 2)), "credit_percent": "10"}));
+            }
+            json!({"kind": "uptime_tiers", "tiers": tiers})
+        }),
+        (1u32..=30, any::<bool>()).prop_map(|(m, excess)| json!({"kind": "downtime_multiple", "multiplier": m.to_string(), "excess_only": excess})),
+        (prop::option::of(1u32..=5), any::<bool>()).prop_map(|(days, thirty)| {
+            let mut r = json!({"kind": "days_of_service", "day_basis": if thirty { "30" } else { "actual" }});
+            if let Some(d) = days { r["days"] = json!(d); }
+            r
+        }),
+    ]
+}
+
+fn policy_strategy(allow_units: bool) -> impl Strategy<Value = Value> {
+    (
+        rule_strategy(),
+        prop::option::of(prop_oneof![Just("99.9"), Just("99.5"), Just("98")]),
+        prop::option::of(1u32..=300),
+        prop::option::of(1u32..=10),
+        prop::option::of(if allow_units { prop_oneof![Just(60u32), Just(300u32)].boxed() } else { Just(0u32).boxed() }),
+        any::<bool>(),
+        0usize..4,
+        any::<bool>(),
+        prop::option::of(prop_oneof![Just("0.50"), Just("5.00")]),
+    )
+        .prop_map(|(rule, target, cap_pct, cap_days, unit, shrink, rounding, quarter, minimum)| {
+            let modes = ["half_up", "half_even", "up", "down"];
+            let mut p = json!({"rule": rule, "rounding": modes[rounding]});
+            let excess = p["rule"]["excess_only"] == json!(true);
+            if let Some(t) = target { p["target_percent"] = json!(t); } else if excess { p["target_percent"] = json!("99.9"); }
+            let mut cap = json!({});
+            if let Some(c) = cap_pct { cap["percent"] = json!(c.to_string()); }
+            if let Some(d) = cap_days { cap["days"] = json!(d); }
+            p["cap"] = cap;
+            if let Some(u) = unit.filter(|u| *u > 0) { p["downtime_unit_seconds"] = json!(u); }
+            if shrink { p["exclusion_mode"] = json!("shrink_period"); }
+            if quarter { p["period"] = json!("quarter"); }
+            if let Some(m) = minimum { p["minimum"] = json!(m); }
+            p
+        })
+}
+
+/// Windows as (offset seconds from a month start, length seconds, impact index; 4+ = full).
+fn windows_strategy(max: usize) -> impl Strategy<Value = Vec<(i64, i64, u8)>> {
+    windows_between(0, max)
+}
+
+fn windows_between(min: usize, max: usize) -> impl Strategy<Value = Vec<(i64, i64, u8)>> {
+    prop::collection::vec((0i64..(40 * 86_400), 1i64..(2 * 86_400), 0u8..12), min..max)
+}
+
+fn base_request(zone: &str, price: &str, policy: Value, outages: Vec<Value>) -> Value {
+    json!({
+        "currency": "USD",
+        "timezone": zone,
+        "plan": {"price": price, "billing_cycle": "monthly"},
+        "policy": policy,
+        "outages": outages,
+    })
+}
+
+fn credits(response: &Value) -> Vec<(String, String)> {
+    response["periods"]
+        .as_array()
+        .map(|ps| ps.iter().map(|p| (p["period"].as_str().unwrap_or("").to_string(), p["credit"].as_str().unwrap_or("").to_string())).collect())
+        .unwrap_or_default()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// 0 ≤ credit ≤ cap, uptime in [0, 100], for any policy.
+    #[test]
+    fn credit_within_cap_and_uptime_within_bounds(
+        zone in prop::sample::select(ZONES.to_vec()),
+        year in 2024i32..2029, month in 1u32..=12,
+        price_cents in 1i64..100_000_000,
+        policy in policy_strategy(true),
+        windows in windows_strategy(8),
+    ) {
+        let base = month_start(zone, year, month);
+        let price = Decimal::new(price_cents, 2);
+        let req = base_request(zone, &price.to_string(), policy.clone(), windows_json(base, &windows));
+        let r = quote(&req).expect("valid request");
+        let cap_pct: Decimal = policy["cap"]["percent"].as_str().and_then(|s| s.parse().ok()).unwrap_or(Decimal::ONE_HUNDRED);
+        for p in r["periods"].as_array().into_iter().flatten() {
+            let credit = dec(&p["credit"]);
+            prop_assert!(credit >= Decimal::ZERO);
+            // The period fee of a monthly plan is the price a month (three for a quarter).
+            let months = if policy["period"] == json!("quarter") { 3 } else { 1 };
+            let cap = (price * Decimal::from(months) * cap_pct / Decimal::ONE_HUNDRED).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::AwayFromZero);
+            prop_assert!(credit <= cap, "credit {} above cap {} in {}", credit, cap, p);
+            let uptime = dec(&p["uptime_percent"]);
+            prop_assert!(uptime >= Decimal::ZERO && uptime <= Decimal::ONE_HUNDRED, "uptime {}", uptime);
+        }
+    }
+
+    /// Splitting an outage into adjacent pieces, reordering or duplicating windows changes nothing.
+    #[test]
+    fn split_reorder_duplicate_change_nothing(
+        zone in prop::sample::select(ZONES.to_vec()),
+        year in 2024i32..2029, month in 1u32..=12,
+        policy in policy_strategy(true),
+        windows in windows_between(1, 6),
+        cut in 1i64..1000,
+    ) {
+        let base = month_start(zone, year, month);
+        let original = quote(&base_request(zone, "1234.56", policy.clone(), windows_json(base, &windows))).expect("valid");
+        // Split the first window at a point inside it.
+        let (off, len, imp) = windows[0];
+        let at = 1 + (cut % len.max(1)).min(len - 1).max(0);
+        let mut split = windows.clone();
+        if len > 1 {
+            split[0] = (off, at, imp);
+            split.push((off + at, len - at, imp));
+        }
+        split.reverse();
+        split.push(windows[windows.len() - 1]);
+        let changed = quote(&base_request(zone, "1234.56", policy, windows_json(base, &split))).expect("valid");
+        prop_assert_eq!(credits(&original), credits(&changed));
+        prop_assert_eq!(&original["total"], &changed["total"]);
+    }
+
+    /// Credit never decreases when downtime grows (gap-free tiers rising as uptime falls,
+    /// multiples, days; whole-unit rounding up is left out: merging runs can save a unit).
+    #[test]
+    fn more_downtime_never_lowers_the_credit(
+        zone in prop::sample::select(ZONES.to_vec()),
+        year in 2024i32..2029, month in 1u32..=12,
+        policy in policy_strategy(false),
+        windows in windows_strategy(6),
+        extra in windows_strategy(3),
+    ) {
+        let base = month_start(zone, year, month);
+        let fewer = quote(&base_request(zone, "999.99", policy.clone(), windows_json(base, &windows))).expect("valid");
+        let mut more_windows = windows.clone();
+        // Extra downtime at full impact, so it never lowers an existing window's impact.
+        more_windows.extend(extra.iter().map(|(o, l, _)| (*o, *l, 9u8)));
+        let more = quote(&base_request(zone, "999.99", policy.clone(), windows_json(base, &more_windows))).expect("valid");
+        if policy["rule"]["days"].is_number() {
+            // A fixed-days grant does not grow with downtime: it follows the incident's start,
+            // which an earlier window moves to another period.
+            return Ok(());
+        }
+        for (label, credit) in credits(&fewer) {
+            let after = credits(&more).into_iter().find(|(l, _)| *l == label).map(|(_, c)| c);
+            let before: Decimal = credit.parse().expect("decimal");
+            let after: Decimal = after.and_then(|c| c.parse().ok()).expect("period still reported");
+            prop_assert!(after >= before, "{}: {} -> {}", label, before, after);
+        }
+    }
+
+    /// The same fees as a plan, a one-segment plan history or explicit per-month fees give the
+    /// same credits.
+    #[test]
+    fn fee_sources_agree(
+        zone in prop::sample::select(ZONES.to_vec()),
+        year in 2024i32..2028, month in 1u32..=12,
+        price_cents in 1i64..10_000_000,
+        policy in policy_strategy(true),
+        windows in windows_strategy(5),
+    ) {
+        let base = month_start(zone, year, month);
+        let price = Decimal::new(price_cents, 2).to_string();
+        let plan = base_request(zone, &price, policy.clone(), windows_json(base, &windows));
+        let mut history = plan.clone();
+        history.as_object_mut().expect("object").remove("plan");
+        history["plan_history"] = json!([{"since": "2000-01-01T00:00:00Z", "price": price, "billing_cycle": "monthly"}]);
+        let mut fees = plan.clone();
+        fees.as_object_mut().expect("object").remove("plan");
+        // Every month from a quarter before to a quarter after the outages.
+        let mut items = Vec::new();
+        let (mut y, mut m) = if month <= 3 { (year - 1, month + 9) } else { (year, month - 3) };
+        for _ in 0..10 {
+            items.push(json!({"period": format!("{y:04}-{m:02}"), "amount": price}));
+            m += 1;
+            if m > 12 { m = 1; y += 1; }
+        }
+        fees["fees"] = json!(items);
+        let a = quote(&plan).expect("plan");
+        let b = quote(&history).expect("history");
+        let c = quote(&fees).expect("fees");
+        prop_assert_eq!(credits(&a), credits(&b));
+        prop_assert_eq!(credits(&a), credits(&c));
+    }
+
+    /// downtime_multiple equals an independent exact-rational recomputation:
+    /// price × downtime ÷ month length × multiplier, rounded half up once.
+    #[test]
+    fn multiple_equals_exact_rational_recomputation(
+        zone in prop::sample::select(ZONES.to_vec()),
+        year in 2024i32..2029, month in 1u32..=11,
+        price_cents in 1i64..100_000_000_000_000_000,
+        multiplier in 1i64..=10,
+        gaps in prop::collection::vec((1i64..50_000, 1i64..20_000), 0..6),
+    ) {
+        let tz: chrono_tz::Tz = zone.parse().expect("zone");
+        let start = tz.with_ymd_and_hms(year, month, 1, 0, 0, 0).single();
+        let end = tz.with_ymd_and_hms(year, month + 1, 1, 0, 0, 0).single();
+        prop_assume!(start.is_some() && end.is_some());
+        let (start, end) = (start.expect("start").timestamp(), end.expect("end").timestamp());
+        // Disjoint windows inside the month: gap, window, gap, window …
+        let mut t = start;
+        let mut windows = Vec::new();
+        let mut down = 0i64;
+        for (gap, len) in gaps {
+            if t + gap + len > end { break; }
+            windows.push(json!({"start": instant(t + gap), "end": instant(t + gap + len)}));
+            down += len;
+            t += gap + len;
+        }
+        let price = Decimal::new(price_cents, 2);
+        let policy = json!({"rule": {"kind": "downtime_multiple", "multiplier": multiplier.to_string()}, "cap": {"percent": "1000"}});
+        let r = quote(&base_request(zone, &price.to_string(), policy, windows)).expect("valid");
+        // Independent: exact rational, then half-up to cents.
+        let exact = BigRational::new(BigInt::from(price_cents) * down * multiplier, BigInt::from(100) * (end - start));
+        let cents = (exact * BigInt::from(100) + BigRational::new(BigInt::from(1), BigInt::from(2))).floor().to_integer();
+        let expected = Decimal::from_i128_with_scale(i128::try_from(cents).expect("fits"), 2);
+        let got: Decimal = r["total"].as_str().and_then(|s| s.parse().ok()).expect("total");
+        prop_assert_eq!(got, expected);
+    }
+}
