@@ -18,7 +18,7 @@ use super::interval::{
 use super::money::Currency;
 use super::period::{PeriodLabel, ZonedPeriod};
 use super::policy::{DayBasis, Denominator, ExclusionMode, PartialUnits, Policy, Rule};
-use super::time::{format_local, format_utc, local_date, Nanos};
+use super::time::{format_local, format_utc, local_date, Nanos, NANOS_PER_SECOND};
 
 /// One incident's outage windows. `start` is where a fixed-days grant lands (§4): the
 /// incident's start, or for a quote without outages the start of the named period.
@@ -57,6 +57,8 @@ pub struct PeriodCredit {
     pub label: PeriodLabel,
     /// Rounded to the currency's minor unit.
     pub credit: Decimal,
+    /// The exact credit after the cap, before the minimum and rounding.
+    pub capped_exact: Q,
     pub breakdown: Breakdown,
 }
 
@@ -207,57 +209,58 @@ impl Context<'_> {
         }
         let counted = subtract(&counted, &excluded);
 
-        let mut downtime = Q::zero();
-        let mut fee_during_downtime = Q::zero();
-        let mut affected_days = 0u32;
-        let mut last_day: Option<chrono::NaiveDate> = None;
-        let mut count_days = |run: Span| {
-            let first = local_date(run.start, self.zone);
-            let last = local_date(run.end - 1, self.zone);
-            let from = match last_day {
-                Some(d) if d >= first => d.succ_opt().unwrap_or(d),
-                _ => first,
+        // Each run counts whole units (§3) and its scaled weighted downtime is charged at the
+        // rate of the billing cycle it lies in: accumulated per rate piece, so the rational
+        // work is once per piece, not once per window.
+        let unit_ns = policy
+            .downtime_unit_seconds
+            .map(|u| i128::from(u) * i128::from(NANOS_PER_SECOND));
+        let mut downtime = WeightedNanos::default();
+        let mut per_piece: Vec<WeightedNanos> =
+            vec![WeightedNanos::default(); self.schedule.pieces().len()];
+        let mut straddling_fee = Q::zero();
+        let mut days = DayCounter::default();
+        for run in runs(&counted) {
+            let span = run_span(run);
+            let raw = i128::from(span.len());
+            let counted_ns = match (unit_ns, policy.partial_units) {
+                (None, _) => raw,
+                (Some(u), PartialUnits::RoundUp) => (raw + u - 1) / u * u,
+                (Some(u), PartialUnits::RoundDown) => raw / u * u,
             };
-            if last >= from {
-                affected_days += (last - from).num_days() as u32 + 1;
-                last_day = Some(last);
+            if counted_ns == 0 {
+                continue;
             }
-        };
-        match policy.downtime_unit_seconds {
-            None => {
+            days.add(span, self.zone);
+            // Weighted downtime of the run, scaled by counted ÷ raw.
+            let scaled = if run.iter().all(|s| s.impact == Decimal::ONE) {
+                WeightedNanos::whole(counted_ns)
+            } else {
                 let mut w = WeightedNanos::default();
-                for s in &counted {
+                for s in run {
                     w.add(s.impact, s.span.len());
                 }
-                downtime = w.to_q();
-                fee_during_downtime = self.schedule.weighted_fee(&counted);
-                for run in runs(&counted) {
-                    count_days(run_span(run));
+                w.scaled(counted_ns, raw)
+            };
+            match self.schedule.piece_containing(span) {
+                Some(Some(idx)) => per_piece[idx].add_weighted(&scaled),
+                // No fee in force: downtime without a fee.
+                Some(None) => {}
+                None => {
+                    straddling_fee +=
+                        self.schedule.weighted_fee(run) * Q::new(counted_ns.into(), raw.into());
                 }
             }
-            Some(unit_seconds) => {
-                let unit_ns = i128::from(unit_seconds) * 1_000_000_000;
-                for run in runs(&counted) {
-                    let span = run_span(run);
-                    let raw = i128::from(span.len());
-                    let units = match policy.partial_units {
-                        PartialUnits::RoundUp => (raw + unit_ns - 1) / unit_ns,
-                        PartialUnits::RoundDown => raw / unit_ns,
-                    };
-                    if units == 0 {
-                        continue;
-                    }
-                    count_days(span);
-                    let factor = Q::new((units * unit_ns).into(), raw.into());
-                    let mut w = WeightedNanos::default();
-                    for s in run {
-                        w.add(s.impact, s.span.len());
-                    }
-                    downtime += w.to_q() * &factor;
-                    fee_during_downtime += self.schedule.weighted_fee(run) * factor;
-                }
+            downtime.add_weighted(&scaled);
+        }
+        let mut fee_during_downtime = straddling_fee;
+        for (idx, w) in per_piece.iter().enumerate() {
+            if !w.is_zero() {
+                fee_during_downtime += self.schedule.piece_fee(idx, w);
             }
         }
+        let affected_days = days.count;
+        let mut downtime = downtime.to_q();
         let denominator_q = q_int(denominator_ns);
         if downtime > denominator_q {
             downtime = denominator_q;
@@ -440,8 +443,31 @@ impl Context<'_> {
         Ok(PeriodCredit {
             label: zp.label,
             credit,
+            capped_exact: capped,
             breakdown,
         })
+    }
+}
+
+/// Counts the distinct local days that runs (in order) touch.
+#[derive(Default)]
+struct DayCounter {
+    count: u32,
+    last: Option<chrono::NaiveDate>,
+}
+
+impl DayCounter {
+    fn add(&mut self, run: Span, zone: Tz) {
+        let first = local_date(run.start, zone);
+        let last = local_date(run.end - 1, zone);
+        let from = match self.last {
+            Some(d) if d >= first => d.succ_opt().unwrap_or(d),
+            _ => first,
+        };
+        if last >= from {
+            self.count += (last - from).num_days() as u32 + 1;
+            self.last = Some(last);
+        }
     }
 }
 

@@ -190,7 +190,20 @@ impl FeeSchedule {
         total
     }
 
-    fn piece_fee(&self, idx: usize, weighted: &WeightedNanos) -> Q {
+    /// Where a span lies: `Some(Some(i))` inside piece `i`, `Some(None)` where no rate is in
+    /// force, `None` across a piece boundary.
+    pub fn piece_containing(&self, span: Span) -> Option<Option<usize>> {
+        let idx = self.pieces.partition_point(|p| p.span.end <= span.start);
+        match self.pieces.get(idx) {
+            Some(p) if p.span.start <= span.start && span.end <= p.span.end => Some(Some(idx)),
+            Some(p) if p.span.start >= span.end => Some(None),
+            None => Some(None),
+            Some(_) => None,
+        }
+    }
+
+    /// The fee of weighted nanoseconds inside piece `idx`.
+    pub fn piece_fee(&self, idx: usize, weighted: &WeightedNanos) -> Q {
         let piece = &self.pieces[idx];
         let w = weighted.to_q();
         if w.is_zero() {
@@ -267,6 +280,40 @@ impl WeightedNanos {
                 Some(p) => p + part,
                 None => part,
             });
+        }
+    }
+
+    pub fn whole(nanos: i128) -> Self {
+        WeightedNanos {
+            whole: nanos,
+            partial: None,
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.whole == 0 && self.partial.as_ref().is_none_or(Zero::is_zero)
+    }
+
+    /// Adds another accumulation.
+    pub fn add_weighted(&mut self, other: &WeightedNanos) {
+        self.whole += other.whole;
+        if let Some(p) = &other.partial {
+            self.partial = Some(match self.partial.take() {
+                Some(mine) => mine + p,
+                None => p.clone(),
+            });
+        }
+    }
+
+    /// This amount × num ÷ den, exact.
+    pub fn scaled(&self, num: i128, den: i128) -> WeightedNanos {
+        if num == den {
+            return self.clone();
+        }
+        let factor = Q::new(num.into(), den.into());
+        WeightedNanos {
+            whole: 0,
+            partial: Some(self.to_q() * factor),
         }
     }
 

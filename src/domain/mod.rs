@@ -2,6 +2,7 @@
 //! The credit engine: pure Rust, no I/O, no clock, no framework. Every figure a customer sees
 //! is computed here, once, exactly (`credit-rules.md`).
 
+pub mod batch;
 pub mod breakdown;
 pub mod credit;
 pub mod error;
