@@ -135,7 +135,15 @@ pub fn display_q(q: &Q, min_dp: u32) -> String {
 
 /// Exact value of an integer count of nanoseconds shown as seconds.
 pub fn display_seconds(nanos: i128) -> String {
-    display_q(&q_seconds(nanos), 0)
+    let sign = if nanos < 0 { "-" } else { "" };
+    let abs = nanos.unsigned_abs();
+    let (whole, frac) = (abs / 1_000_000_000, abs % 1_000_000_000);
+    if frac == 0 {
+        format!("{sign}{whole}")
+    } else {
+        let digits = format!("{frac:09}");
+        format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
+    }
 }
 
 /// Truncates toward zero at `dp` decimals, for a figure inside a sentence (never for money).
@@ -191,5 +199,8 @@ mod tests {
         assert_eq!(display_q(&q(58, 31), 2), "1.870967741935483870967741935");
         assert_eq!(display_q(&q(1, 8), 0), "0.125");
         assert_eq!(display_q(&q(-1, 3), 0), "-0.3333333333333333333333333333");
+        assert_eq!(display_seconds(2_678_400_000_000_000), "2678400");
+        assert_eq!(display_seconds(1_500_000_000), "1.5");
+        assert_eq!(display_seconds(1), "0.000000001");
     }
 }

@@ -5,7 +5,7 @@
 use num_traits::Zero;
 use rust_decimal::Decimal;
 
-use super::exact::{q_dec, q_int, Q};
+use super::exact::{pow10, q_dec, q_int, Q};
 use super::interval::{Segment, Span};
 use super::period::{PeriodKind, PeriodLabel};
 use super::time::{local_date, local_midnight, Nanos};
@@ -262,46 +262,64 @@ enum CycleKind {
     Year,
 }
 
-/// Σ impact × nanoseconds, exact: whole-impact time stays an integer, partial impacts are
-/// rational.
+/// Σ impact × nanoseconds, exact: whole-impact time and impacts of up to 10 decimals stay
+/// integers (the latter in units of 10^-10 ns); anything else is rational.
 #[derive(Debug, Default, Clone)]
 pub struct WeightedNanos {
     whole: i128,
+    /// Σ impact × 10^10 × nanoseconds for impacts below 1.
+    tenths10: i128,
     partial: Option<Q>,
 }
+
+const IMPACT_SCALE: u32 = 10;
 
 impl WeightedNanos {
     pub fn add(&mut self, impact: Decimal, len: i64) {
         if impact == Decimal::ONE {
             self.whole += i128::from(len);
-        } else {
-            let part = q_dec(impact) * q_int(len);
-            self.partial = Some(match self.partial.take() {
-                Some(p) => p + part,
-                None => part,
-            });
+            return;
         }
+        if impact.scale() <= IMPACT_SCALE {
+            let scaled = impact.mantissa() * 10i128.pow(IMPACT_SCALE - impact.scale());
+            if let Some(sum) = scaled
+                .checked_mul(i128::from(len))
+                .and_then(|p| self.tenths10.checked_add(p))
+            {
+                self.tenths10 = sum;
+                return;
+            }
+        }
+        self.add_q(q_dec(impact) * q_int(len));
+    }
+
+    fn add_q(&mut self, part: Q) {
+        self.partial = Some(match self.partial.take() {
+            Some(p) => p + part,
+            None => part,
+        });
     }
 
     pub fn whole(nanos: i128) -> Self {
         WeightedNanos {
             whole: nanos,
-            partial: None,
+            ..WeightedNanos::default()
         }
     }
 
     pub fn is_zero(&self) -> bool {
-        self.whole == 0 && self.partial.as_ref().is_none_or(Zero::is_zero)
+        self.whole == 0 && self.tenths10 == 0 && self.partial.as_ref().is_none_or(Zero::is_zero)
     }
 
     /// Adds another accumulation.
     pub fn add_weighted(&mut self, other: &WeightedNanos) {
         self.whole += other.whole;
+        match self.tenths10.checked_add(other.tenths10) {
+            Some(sum) => self.tenths10 = sum,
+            None => self.add_q(Q::new(other.tenths10.into(), pow10(IMPACT_SCALE))),
+        }
         if let Some(p) = &other.partial {
-            self.partial = Some(match self.partial.take() {
-                Some(mine) => mine + p,
-                None => p.clone(),
-            });
+            self.add_q(p.clone());
         }
     }
 
@@ -310,18 +328,20 @@ impl WeightedNanos {
         if num == den {
             return self.clone();
         }
-        let factor = Q::new(num.into(), den.into());
         WeightedNanos {
-            whole: 0,
-            partial: Some(self.to_q() * factor),
+            partial: Some(self.to_q() * Q::new(num.into(), den.into())),
+            ..WeightedNanos::default()
         }
     }
 
     pub fn to_q(&self) -> Q {
-        let whole = q_int(self.whole);
-        match &self.partial {
-            Some(p) => whole + p,
-            None => whole,
+        let mut total = q_int(self.whole);
+        if self.tenths10 != 0 {
+            total += Q::new(self.tenths10.into(), pow10(IMPACT_SCALE));
         }
+        if let Some(p) = &self.partial {
+            total += p;
+        }
+        total
     }
 }
