@@ -4,7 +4,15 @@
 use std::path::Path;
 
 /// Names the domain must never mention, with why.
-const FORBIDDEN_TOKENS: [&str; 7] = ["actix", "actix_web", "diesel", "csv", "tokio", "anyhow", "f32"];
+const FORBIDDEN_TOKENS: [&str; 7] = [
+    "actix",
+    "actix_web",
+    "diesel",
+    "csv",
+    "tokio",
+    "anyhow",
+    "f32",
+];
 const FORBIDDEN_PATHS: [&str; 4] = ["std::fs", "std::net", "Utc::now", "SystemTime"];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -44,7 +52,11 @@ fn domain_names_no_framework_io_clock_or_float() {
             }
         }
     }
-    assert!(violations.is_empty(), "src/domain must stay pure:\n{}", violations.join("\n"));
+    assert!(
+        violations.is_empty(),
+        "src/domain must stay pure:\n{}",
+        violations.join("\n")
+    );
 }
 
 #[test]

@@ -20,7 +20,8 @@ fn vector_files() -> Vec<PathBuf> {
 
 fn cases(file: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let doc: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     doc["cases"].as_array().cloned().unwrap_or_default()
 }
 
@@ -32,15 +33,23 @@ fn check_case(case: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let error_fields: Vec<String> = match (&case["error_field"], &case["error_field_any"]) {
         (Value::String(f), _) => vec![f.clone()],
-        (_, Value::Array(list)) => list.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+        (_, Value::Array(list)) => list
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
         _ => Vec::new(),
     };
     if !error_fields.is_empty() {
         match outcome {
-            Ok(r) => problems.push(format!("{name}: expected rejection of {error_fields:?}, got total {}", r.total)),
+            Ok(r) => problems.push(format!(
+                "{name}: expected rejection of {error_fields:?}, got total {}",
+                r.total
+            )),
             Err(errors) => {
                 if !errors.0.iter().any(|e| error_fields.contains(&e.field)) {
-                    problems.push(format!("{name}: expected an error on {error_fields:?}, got: {errors}"));
+                    problems.push(format!(
+                        "{name}: expected an error on {error_fields:?}, got: {errors}"
+                    ));
                 }
             }
         }
@@ -52,22 +61,36 @@ fn check_case(case: &Value) -> Vec<String> {
     };
     let response = serde_json::to_value(QuoteResponse::from(&result)).unwrap_or_default();
     if response["total"] != case["total"] {
-        problems.push(format!("{name}: total {} expected {}", response["total"], case["total"]));
+        problems.push(format!(
+            "{name}: total {} expected {}",
+            response["total"], case["total"]
+        ));
     }
-    let got_periods: Vec<&Value> = response["periods"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    let got_periods: Vec<&Value> = response["periods"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
     if let Some(expected) = case["periods"].as_object() {
-        let labels: Vec<&str> = got_periods.iter().filter_map(|p| p["period"].as_str()).collect();
+        let labels: Vec<&str> = got_periods
+            .iter()
+            .filter_map(|p| p["period"].as_str())
+            .collect();
         let want: Vec<&str> = expected.keys().map(String::as_str).collect();
         let mut sorted_want = want.clone();
         sorted_want.sort();
         if labels != sorted_want {
-            problems.push(format!("{name}: periods {labels:?} expected {sorted_want:?}"));
+            problems.push(format!(
+                "{name}: periods {labels:?} expected {sorted_want:?}"
+            ));
         }
         for (label, credit) in expected {
             let got = got_periods.iter().find(|p| p["period"] == label.as_str());
             match got {
                 Some(p) if &p["credit"] == credit => {}
-                Some(p) => problems.push(format!("{name}: {label} credit {} expected {credit}", p["credit"])),
+                Some(p) => problems.push(format!(
+                    "{name}: {label} credit {} expected {credit}",
+                    p["credit"]
+                )),
                 None => {}
             }
         }
@@ -80,7 +103,10 @@ fn check_case(case: &Value) -> Vec<String> {
             };
             for (key, want) in fields.as_object().into_iter().flatten() {
                 if &p[key] != want {
-                    problems.push(format!("{name}: {label}.{key} = {} expected {want}", p[key]));
+                    problems.push(format!(
+                        "{name}: {label}.{key} = {} expected {want}",
+                        p[key]
+                    ));
                 }
             }
         }
@@ -98,8 +124,16 @@ fn every_vector_matches_its_hand_worked_figures() {
             problems.extend(check_case(&case));
         }
     }
-    assert!(total >= 6, "expected the public cases at least, found {total}");
-    assert!(problems.is_empty(), "{} of {total} vectors differ:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        total >= 6,
+        "expected the public cases at least, found {total}"
+    );
+    assert!(
+        problems.is_empty(),
+        "{} of {total} vectors differ:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -108,13 +142,22 @@ fn the_public_cases_hold_through_the_command_line() {
     for case in cases(&file) {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("request.json");
-        std::fs::write(&path, serde_json::to_string(&case["request"]).expect("json")).expect("write");
+        std::fs::write(
+            &path,
+            serde_json::to_string(&case["request"]).expect("json"),
+        )
+        .expect("write");
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_sla-credit"))
             .arg("quote")
             .arg(&path)
             .output()
             .expect("run sla-credit");
-        assert!(out.status.success(), "{}: {}", case["name"], String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            case["name"],
+            String::from_utf8_lossy(&out.stderr)
+        );
         let response: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
         assert_eq!(response["total"], case["total"], "{}", case["name"]);
     }
@@ -134,10 +177,18 @@ fn bad_input_exits_2_naming_the_field() {
         .spawn()
         .expect("run sla-credit");
     use std::io::Write;
-    child.stdin.take().expect("stdin").write_all(request.as_bytes()).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(request.as_bytes())
+        .expect("write");
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("outages[1].end: must be after start"), "{stderr}");
+    assert!(
+        stderr.contains("outages[1].end: must be after start"),
+        "{stderr}"
+    );
     assert!(out.stdout.is_empty());
 }

@@ -29,7 +29,9 @@ fn quote(request: &Value) -> Option<Value> {
 }
 
 fn dec(v: &Value) -> Decimal {
-    v.as_str().and_then(|s| s.parse().ok()).unwrap_or(Decimal::MIN)
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(Decimal::MIN)
 }
 
 /// A month start in a zone, as an RFC 3339 instant string and UTC seconds.
@@ -38,11 +40,20 @@ fn month_start(zone: &str, year: i32, month: u32) -> i64 {
     tz.with_ymd_and_hms(year, month, 1, 0, 0, 0)
         .earliest()
         .map(|t| t.timestamp())
-        .unwrap_or_else(|| chrono::NaiveDate::from_ymd_opt(year, month, 1).expect("date").and_hms_opt(0, 0, 0).expect("t").and_utc().timestamp())
+        .unwrap_or_else(|| {
+            chrono::NaiveDate::from_ymd_opt(year, month, 1)
+                .expect("date")
+                .and_hms_opt(0, 0, 0)
+                .expect("t")
+                .and_utc()
+                .timestamp()
+        })
 }
 
 fn instant(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0).expect("in range").to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    chrono::DateTime::from_timestamp(secs, 0)
+        .expect("in range")
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn windows_json(base: i64, windows: &[(i64, i64, u8)]) -> Vec<Value> {
@@ -98,27 +109,49 @@ fn policy_strategy(allow_units: bool) -> impl Strategy<Value = Value> {
         prop::option::of(prop_oneof![Just("99.9"), Just("99.5"), Just("98")]),
         prop::option::of(1u32..=300),
         prop::option::of(1u32..=10),
-        prop::option::of(if allow_units { prop_oneof![Just(60u32), Just(300u32)].boxed() } else { Just(0u32).boxed() }),
+        prop::option::of(if allow_units {
+            prop_oneof![Just(60u32), Just(300u32)].boxed()
+        } else {
+            Just(0u32).boxed()
+        }),
         any::<bool>(),
         0usize..4,
         any::<bool>(),
         prop::option::of(prop_oneof![Just("0.50"), Just("5.00")]),
     )
-        .prop_map(|(rule, target, cap_pct, cap_days, unit, shrink, rounding, quarter, minimum)| {
-            let modes = ["half_up", "half_even", "up", "down"];
-            let mut p = json!({"rule": rule, "rounding": modes[rounding]});
-            let excess = p["rule"]["excess_only"] == json!(true);
-            if let Some(t) = target { p["target_percent"] = json!(t); } else if excess { p["target_percent"] = json!("99.9"); }
-            let mut cap = json!({});
-            if let Some(c) = cap_pct { cap["percent"] = json!(c.to_string()); }
-            if let Some(d) = cap_days { cap["days"] = json!(d); }
-            p["cap"] = cap;
-            if let Some(u) = unit.filter(|u| *u > 0) { p["downtime_unit_seconds"] = json!(u); }
-            if shrink { p["exclusion_mode"] = json!("shrink_period"); }
-            if quarter { p["period"] = json!("quarter"); }
-            if let Some(m) = minimum { p["minimum"] = json!(m); }
-            p
-        })
+        .prop_map(
+            |(rule, target, cap_pct, cap_days, unit, shrink, rounding, quarter, minimum)| {
+                let modes = ["half_up", "half_even", "up", "down"];
+                let mut p = json!({"rule": rule, "rounding": modes[rounding]});
+                let excess = p["rule"]["excess_only"] == json!(true);
+                if let Some(t) = target {
+                    p["target_percent"] = json!(t);
+                } else if excess {
+                    p["target_percent"] = json!("99.9");
+                }
+                let mut cap = json!({});
+                if let Some(c) = cap_pct {
+                    cap["percent"] = json!(c.to_string());
+                }
+                if let Some(d) = cap_days {
+                    cap["days"] = json!(d);
+                }
+                p["cap"] = cap;
+                if let Some(u) = unit.filter(|u| *u > 0) {
+                    p["downtime_unit_seconds"] = json!(u);
+                }
+                if shrink {
+                    p["exclusion_mode"] = json!("shrink_period");
+                }
+                if quarter {
+                    p["period"] = json!("quarter");
+                }
+                if let Some(m) = minimum {
+                    p["minimum"] = json!(m);
+                }
+                p
+            },
+        )
 }
 
 /// Windows as (offset seconds from a month start, length seconds, impact index; 4+ = full).
@@ -143,7 +176,16 @@ fn base_request(zone: &str, price: &str, policy: Value, outages: Vec<Value>) -> 
 fn credits(response: &Value) -> Vec<(String, String)> {
     response["periods"]
         .as_array()
-        .map(|ps| ps.iter().map(|p| (p["period"].as_str().unwrap_or("").to_string(), p["credit"].as_str().unwrap_or("").to_string())).collect())
+        .map(|ps| {
+            ps.iter()
+                .map(|p| {
+                    (
+                        p["period"].as_str().unwrap_or("").to_string(),
+                        p["credit"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
