@@ -2,7 +2,8 @@
 //! second, beside the raw insert ceiling of the same SQLite library measured in the same run:
 //! the very rows the settlement wrote, inserted again into an identically seeded database in
 //! one transaction (a) by one prepared single-row INSERT re-executed per row, and (b) by
-//! multi-row INSERTs. The ratio is taken against the faster ceiling.
+//! multi-row INSERTs; and (c) by the prepared single-row INSERT into a bare table of the same
+//! columns without constraints, index or triggers. Ratios are given against each.
 //!
 //! `cargo bench --bench store` (env `STORE_BENCH_CUSTOMERS`, default 100000).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -21,6 +22,85 @@ use sla_credit::store::schema::{credit_breakdowns, ledger_entries};
 use sla_credit::store::settle::{settle_incident, SettleOptions};
 use sla_credit::store::sqlite::write_tx;
 use sla_credit::store::Store;
+
+// A bare table of the same columns: no constraint, no index, no trigger (ceiling (c)).
+diesel::table! {
+    bare_entries (id) {
+        id -> BigInt,
+        kind -> Text,
+        customer_id -> Text,
+        period -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        minor_units -> BigInt,
+        incident_ids -> Text,
+        reason -> Nullable<Text>,
+        created_at -> Text,
+        created_by -> Text,
+        reverses -> Nullable<BigInt>,
+        plan_id -> Nullable<Text>,
+        policy_version -> Nullable<BigInt>,
+        rounding -> Nullable<Text>,
+        explanation -> Text,
+        breakdown_sha256 -> Nullable<Text>,
+        as_of -> Nullable<Text>,
+        tzdb_version -> Text,
+        engine_version -> Text,
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = bare_entries, treat_none_as_default_value = false)]
+struct BareRow {
+    id: i64,
+    kind: String,
+    customer_id: String,
+    period: String,
+    amount_minor: i64,
+    currency: String,
+    minor_units: i64,
+    incident_ids: String,
+    reason: Option<String>,
+    created_at: String,
+    created_by: String,
+    reverses: Option<i64>,
+    plan_id: Option<String>,
+    policy_version: Option<i64>,
+    rounding: Option<String>,
+    explanation: String,
+    breakdown_sha256: Option<String>,
+    as_of: Option<String>,
+    tzdb_version: String,
+    engine_version: String,
+}
+
+impl From<&EntryRow> for BareRow {
+    fn from(r: &EntryRow) -> Self {
+        let r = r.clone();
+        BareRow {
+            id: r.id,
+            kind: r.kind,
+            customer_id: r.customer_id,
+            period: r.period,
+            amount_minor: r.amount_minor,
+            currency: r.currency,
+            minor_units: r.minor_units,
+            incident_ids: r.incident_ids,
+            reason: r.reason,
+            created_at: r.created_at,
+            created_by: r.created_by,
+            reverses: r.reverses,
+            plan_id: r.plan_id,
+            policy_version: r.policy_version,
+            rounding: r.rounding,
+            explanation: r.explanation,
+            breakdown_sha256: r.breakdown_sha256,
+            as_of: r.as_of,
+            tzdb_version: r.tzdb_version,
+            engine_version: r.engine_version,
+        }
+    }
+}
 
 fn seed(store: &Store, n: usize) {
     let now = parse_instant("2026-06-01T00:00:00Z").unwrap();
@@ -92,6 +172,7 @@ fn main() {
     let mut settle_rates = Vec::new();
     let mut single_rates = Vec::new();
     let mut multi_rates = Vec::new();
+    let mut bare_rates = Vec::new();
     for run in 0..runs {
         // Settlement, end to end: read customers and booked sums, compute, append.
         let (_d1, s1) = fresh(n);
@@ -148,10 +229,27 @@ fn main() {
         let t = Instant::now();
         write_tx(&mut c3, |c| insert_entries(c, &rows)).unwrap();
         multi_rates.push(n as f64 / t.elapsed().as_secs_f64());
+
+        // Ceiling (c): the same rows, prepared single-row INSERT, into a bare table.
+        diesel::sql_query("CREATE TABLE bare_entries AS SELECT * FROM ledger_entries WHERE 0")
+            .execute(&mut c3)
+            .unwrap();
+        let bare: Vec<BareRow> = rows.iter().map(BareRow::from).collect();
+        let t = Instant::now();
+        write_tx(&mut c3, |c| {
+            for r in &bare {
+                diesel::insert_into(bare_entries::table)
+                    .values(r)
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        bare_rates.push(n as f64 / t.elapsed().as_secs_f64());
         let width: usize = rows.iter().map(row_bytes).sum::<usize>() / rows.len().max(1);
         eprintln!(
-            "run {run}: settle {:.0}/s, prepared single-row {:.0}/s, multi-row {:.0}/s, ~{width} B/row",
-            settle_rates[run], single_rates[run], multi_rates[run]
+            "run {run}: settle {:.0}/s, prepared single-row {:.0}/s, multi-row {:.0}/s, bare table {:.0}/s, ~{width} B/row",
+            settle_rates[run], single_rates[run], multi_rates[run], bare_rates[run]
         );
     }
     let median = |v: &mut Vec<f64>| {
@@ -161,14 +259,22 @@ fn main() {
     let settle = median(&mut settle_rates);
     let single = median(&mut single_rates);
     let multi = median(&mut multi_rates);
+    let bare = median(&mut bare_rates);
     let ceiling = single.max(multi);
     println!("customers: {n} (median of {runs} runs)");
     println!("settle one incident: {settle:.0} entries/s");
     println!("ceiling, prepared single-row INSERT, one transaction: {single:.0} rows/s");
     println!("ceiling, multi-row INSERT, one transaction: {multi:.0} rows/s");
     println!(
-        "ratio to the faster ceiling: {:.0}%",
+        "ceiling, prepared single-row INSERT into a bare table (no constraint, index or trigger): {bare:.0} rows/s"
+    );
+    println!(
+        "ratio to the faster ceiling into the ledger table: {:.0}%",
         settle / ceiling * 100.0
+    );
+    println!(
+        "ratio to the bare-table ceiling: {:.0}%",
+        settle / bare * 100.0
     );
 }
 

@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 
 use super::error::{field_error, Errors, FieldError, ValidationErrors};
 use super::exact::{q_dec, Q};
-use super::money::{money_bound, parse_decimal, parse_money, RoundingMode};
+use super::money::{parse_decimal, parse_money, RoundingMode};
 use super::period::PeriodKind;
 use super::time::parse_zone;
 
@@ -499,7 +499,7 @@ impl Policy {
             },
             Rule::DaysOfService { days, day_basis } => RuleSpec {
                 kind: "days_of_service".into(),
-                days: days.map(|d| Value::from(d)),
+                days: days.map(Value::from),
                 day_basis: Some(
                     match day_basis {
                         DayBasis::Actual => "actual",
@@ -649,9 +649,4 @@ fn rule_from_spec(r: &RuleSpec, at: &str, has_target: bool, e: &mut Errors) -> O
             None
         }
     }
-}
-
-/// The money bound, for callers that check amounts outside a policy.
-pub fn max_money() -> Decimal {
-    money_bound()
 }

@@ -115,3 +115,41 @@ fn first_instant_after_gap(tz: Tz, naive: chrono::NaiveDateTime) -> Nanos {
     // No zone has a gap longer than a day; fall back to reading the wall clock as UTC.
     naive.and_utc().timestamp() * NANOS_PER_SECOND
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(text: &str) -> Nanos {
+        parse_instant(text).unwrap_or(-1)
+    }
+
+    #[test]
+    fn a_midnight_in_a_dst_gap_starts_the_day_after_the_gap() {
+        // Havana skips 00:00–01:00 on 2026-03-08: the day starts at 01:00 -04:00 = 05:00Z.
+        let havana: Tz = chrono_tz::America::Havana;
+        let day = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap_or_default();
+        assert_eq!(local_midnight(havana, day), ns("2026-03-08T05:00:00Z"));
+    }
+
+    #[test]
+    fn a_repeated_midnight_starts_at_the_earlier_one() {
+        // Santiago falls back from 00:00 -03:00 to 23:00 -04:00 on 2026-04-05: local 00:00 … no,
+        // the repeated hour is 23:00–24:00 on the 4th; the 5th starts once, at 04:00Z.
+        let santiago: Tz = chrono_tz::America::Santiago;
+        let day = NaiveDate::from_ymd_opt(2026, 4, 5).unwrap_or_default();
+        let start = local_midnight(santiago, day);
+        assert_eq!(format_local(start, santiago).get(..10), Some("2026-04-05"));
+    }
+
+    #[test]
+    fn instants_are_checked() {
+        assert!(parse_instant("2026-01-26T11:00:00-08:00").is_ok());
+        assert!(parse_instant("2026-01-26 11:00:00Z").is_err());
+        assert!(parse_instant("2026-01-26T11:00:00").is_err());
+        assert!(parse_instant("2016-12-31T23:59:60Z").is_err());
+        assert!(parse_instant("1969-12-31T23:59:59Z").is_err());
+        assert!(parse_instant("2200-01-01T23:59:59Z").is_ok());
+        assert!(parse_instant("2200-01-02T00:00:00Z").is_err());
+    }
+}

@@ -1,0 +1,125 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    credit_breakdowns (sha256) {
+        sha256 -> Text,
+        body -> Text,
+    }
+}
+
+diesel::table! {
+    customers (id) {
+        id -> Text,
+        name -> Text,
+        email -> Nullable<Text>,
+        timezone -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    incident_customers (incident_id, customer_id) {
+        incident_id -> Text,
+        customer_id -> Text,
+    }
+}
+
+diesel::table! {
+    incident_plans (incident_id, plan_id) {
+        incident_id -> Text,
+        plan_id -> Text,
+    }
+}
+
+diesel::table! {
+    incidents (id) {
+        id -> Text,
+        title -> Text,
+        kind -> Text,
+        started_at -> Text,
+        ended_at -> Nullable<Text>,
+        impact -> Text,
+        summary -> Nullable<Text>,
+        scope -> Text,
+        created_at -> Text,
+        updated_at -> Text,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> BigInt,
+        kind -> Text,
+        customer_id -> Text,
+        period -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        minor_units -> BigInt,
+        incident_ids -> Text,
+        reason -> Nullable<Text>,
+        created_at -> Text,
+        created_by -> Text,
+        reverses -> Nullable<BigInt>,
+        plan_id -> Nullable<Text>,
+        policy_version -> Nullable<BigInt>,
+        rounding -> Nullable<Text>,
+        explanation -> Text,
+        breakdown_sha256 -> Nullable<Text>,
+        as_of -> Nullable<Text>,
+        tzdb_version -> Text,
+        engine_version -> Text,
+    }
+}
+
+diesel::table! {
+    plan_changes (customer_id, effective_at) {
+        customer_id -> Text,
+        effective_at -> Text,
+        plan_id -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    plan_versions (plan_id, version) {
+        plan_id -> Text,
+        version -> BigInt,
+        name -> Text,
+        price -> Text,
+        billing_cycle -> Text,
+        annual_split -> Text,
+        policy -> Text,
+        effective_at -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    plans (id) {
+        id -> Text,
+        currency -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::joinable!(incident_customers -> customers (customer_id));
+diesel::joinable!(incident_customers -> incidents (incident_id));
+diesel::joinable!(incident_plans -> incidents (incident_id));
+diesel::joinable!(incident_plans -> plans (plan_id));
+diesel::joinable!(ledger_entries -> credit_breakdowns (breakdown_sha256));
+diesel::joinable!(ledger_entries -> customers (customer_id));
+diesel::joinable!(plan_changes -> customers (customer_id));
+diesel::joinable!(plan_changes -> plans (plan_id));
+diesel::joinable!(plan_versions -> plans (plan_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    credit_breakdowns,
+    customers,
+    incident_customers,
+    incident_plans,
+    incidents,
+    ledger_entries,
+    plan_changes,
+    plan_versions,
+    plans,
+);

@@ -1,0 +1,143 @@
+//! Helpers: a fresh database per test, seeding through the store, and the binary.
+
+use std::process::{Command, Output};
+
+use sla_credit::domain::time::{parse_instant, Nanos};
+use sla_credit::store::customers::add_customers;
+use sla_credit::store::input::{CustomerInput, IncidentInput, NewCustomer, PlanInput};
+use sla_credit::store::ledger::{balances, entries_for_customer, Entry};
+use sla_credit::store::settle::{settle_incident, SettleOptions, SettlementReport};
+use sla_credit::store::{customers, incidents, plans, Conn, Store};
+use tempfile::TempDir;
+
+/// A temporary directory holding one database file.
+pub struct TestDb {
+    /// Keeps the directory (and the database file) alive for the test.
+    pub _dir: TempDir,
+    pub url: String,
+    pub store: Store,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+        let store = Store::open(&url).expect("open store");
+        TestDb {
+            _dir: dir,
+            url,
+            store,
+        }
+    }
+
+    pub fn conn(&self) -> sla_credit::store::PooledConn {
+        self.store.conn().expect("connection")
+    }
+}
+
+pub fn t(s: &str) -> Nanos {
+    parse_instant(s).expect("instant")
+}
+
+/// The clock of every test: a fixed instant after the incidents.
+pub fn now() -> Nanos {
+    t("2026-06-01T00:00:00Z")
+}
+
+pub fn opts() -> SettleOptions {
+    SettleOptions::new(now())
+}
+
+pub fn add_plan(conn: &mut Conn, id: &str, price: &str, currency: &str, policy: serde_json::Value) {
+    let new = PlanInput {
+        id: id.into(),
+        name: format!("Plan {id}"),
+        price: serde_json::Value::String(price.into()),
+        currency: currency.into(),
+        billing_cycle: "monthly".into(),
+        annual_split: None,
+        policy,
+    }
+    .check()
+    .expect("plan input");
+    plans::add_plan(conn, &new, now()).expect("add plan");
+}
+
+/// The Amazon EC2 region tiers: [99.0, 99.99) 10%, [95.0, 99.0) 30%, [0, 95.0) 100%.
+pub fn aws() -> serde_json::Value {
+    serde_json::json!("aws-ec2-region")
+}
+
+pub fn customer(id: &str, zone: &str, plan_id: &str, since: Option<&str>) -> NewCustomer {
+    CustomerInput {
+        id: id.into(),
+        name: format!("Customer {id}"),
+        email: Some(format!("{id}@example.com")),
+        timezone: Some(zone.into()),
+        plan_id: plan_id.into(),
+        plan_since: since.map(str::to_string),
+    }
+    .check()
+    .expect("customer input")
+}
+
+pub fn add_customer(conn: &mut Conn, id: &str, zone: &str, plan_id: &str) {
+    customers::add_customer(conn, &customer(id, zone, plan_id, None), now()).expect("add customer");
+}
+
+/// Many customers in one transaction.
+pub fn add_many(conn: &mut Conn, list: &[NewCustomer]) {
+    add_customers(conn, list, now()).expect("add customers");
+}
+
+pub fn add_incident(conn: &mut Conn, id: &str, kind: &str, start: &str, end: Option<&str>) {
+    let new = IncidentInput {
+        id: id.into(),
+        title: format!("Incident {id}"),
+        kind: Some(kind.into()),
+        started_at: start.into(),
+        ended_at: end.map(str::to_string),
+        impact: None,
+        summary: None,
+        scope: None,
+    }
+    .check()
+    .expect("incident input");
+    incidents::add_incident(conn, &new, now()).expect("add incident");
+}
+
+pub fn settle(conn: &mut Conn, incident: &str) -> SettlementReport {
+    settle_incident(conn, incident, &opts()).expect("settle")
+}
+
+pub fn entries(conn: &mut Conn, customer: &str) -> Vec<Entry> {
+    entries_for_customer(conn, customer).expect("entries")
+}
+
+/// The customer's balance in its only currency, as text.
+pub fn balance(conn: &mut Conn, customer: &str) -> String {
+    let b = balances(&entries(conn, customer)).expect("balances");
+    match b.as_slice() {
+        [] => "0".into(),
+        [one] => one.total.clone(),
+        _ => panic!("several currencies"),
+    }
+}
+
+/// The `(period, amount)` of each entry, oldest first.
+pub fn amounts(conn: &mut Conn, customer: &str) -> Vec<(String, String)> {
+    let mut e = entries(conn, customer);
+    e.reverse();
+    e.iter()
+        .map(|e| (e.period.clone(), e.currency.format(e.amount)))
+        .collect()
+}
+
+/// Runs the built binary against a database.
+pub fn run_cli(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sla-credit"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .output()
+        .expect("run sla-credit")
+}
