@@ -176,6 +176,24 @@ fn shared_incident(c: &mut Criterion) {
         })
     });
 
+    // Floor: the cheapest per-customer figure there is — one Decimal fee × seconds ÷ period,
+    // rounded — for 1,000,000 customers (inexact: a speed reference, not a method).
+    group.throughput(Throughput::Elements(CUSTOMERS as u64));
+    group.bench_function("decimal_floor_1m_customers", |b| {
+        b.iter(|| {
+            let mut total = Decimal::ZERO;
+            for i in 0..CUSTOMERS {
+                let credit = (price(i) * Decimal::from(5_400) / Decimal::from(2_674_800))
+                    .round_dp_with_strategy(
+                        2,
+                        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                    );
+                total += credit;
+            }
+            black_box(total)
+        })
+    });
+
     // Shared: the engine once per (zone, policy), then one multiplication per customer-period.
     group.throughput(Throughput::Elements(CUSTOMERS as u64));
     group.bench_function("shared_per_zone_policy_1m_customers", |b| {

@@ -551,7 +551,9 @@ fn quote(file: &str) -> i32 {
     match result {
         Ok(r) => match serde_json::to_string_pretty(&QuoteResponse::from(&r)) {
             Ok(json) => {
-                println!("{json}");
+                use std::io::Write;
+                // A closed pipe (`| head`) is not worth a panic: the quote is complete.
+                let _ = writeln!(std::io::stdout().lock(), "{json}");
                 0
             }
             Err(e) => {
