@@ -4,7 +4,7 @@
 //! file (its own pool, `SELECT … FOR UPDATE` / advisory locks, triggers in its own migrations),
 //! not a rewrite of the modules that use [`Conn`].
 //!
-//! `synchronous = FULL` (see `bench/STORE_NOTES.md`): in WAL mode, NORMAL may lose the last
+//! `synchronous = FULL` (README, "The ledger"): in WAL mode, NORMAL may lose the last
 //! committed transactions on power loss. A settlement reports "entries appended" to a billing
 //! system; a credit it was told about must survive. Settlement commits in large batches, so
 //! the extra fsync per commit costs little.
