@@ -4,7 +4,6 @@
 //! and each customer costs one exact multiplication, the minimum check and one rounding.
 
 use num_integer::Integer;
-use num_traits::{ToPrimitive, Zero};
 use rust_decimal::Decimal;
 
 use super::credit::{compute, CreditInput, CreditResult};
@@ -59,11 +58,7 @@ impl SharedQuote {
             .map(|p| PeriodFactor {
                 label: p.label,
                 per_unit: p.capped_exact.clone(),
-                small: p
-                    .capped_exact
-                    .numer()
-                    .to_i128()
-                    .zip(p.capped_exact.denom().to_i128()),
+                small: p.capped_exact.as_small(),
             })
             .collect();
         Ok(SharedQuote {

@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono_tz::Tz;
-use num_traits::{Signed, Zero};
 use rust_decimal::Decimal;
 
 use super::breakdown::{explain, Breakdown, Explained};
@@ -247,8 +246,7 @@ impl Context<'_> {
                 // No fee in force: downtime without a fee.
                 Some(None) => {}
                 None => {
-                    straddling_fee +=
-                        self.schedule.weighted_fee(run) * Q::new(counted_ns.into(), raw.into());
+                    straddling_fee += self.schedule.weighted_fee(run) * Q::ratio(counted_ns, raw);
                 }
             }
             downtime.add_weighted(&scaled);

@@ -3,14 +3,11 @@
 
 use num_bigint::BigInt;
 use num_integer::Integer;
-use num_rational::BigRational;
-use num_traits::{One, Signed, ToPrimitive, Zero};
+use num_traits::{Signed, ToPrimitive, Zero};
 use rust_decimal::Decimal;
 
 use super::money::RoundingMode;
-
-/// An exact rational number.
-pub type Q = BigRational;
+pub use super::rational::Q;
 
 /// Digits shown for non-money figures (api.md: at most 28 significant digits).
 pub const DISPLAY_SIGNIFICANT_DIGITS: u32 = 28;
@@ -21,17 +18,18 @@ pub fn pow10(exp: u32) -> BigInt {
 
 /// The exact value of a decimal.
 pub fn q_dec(d: Decimal) -> Q {
-    Q::new(BigInt::from(d.mantissa()), pow10(d.scale()))
+    // A Decimal's scale is at most 28, and 10^28 fits an i128.
+    Q::ratio(d.mantissa(), 10i128.pow(d.scale()))
 }
 
 /// The exact value of an integer.
-pub fn q_int(i: impl Into<BigInt>) -> Q {
-    Q::from_integer(i.into())
+pub fn q_int(i: impl Into<i128>) -> Q {
+    Q::int(i.into())
 }
 
 /// Whole nanoseconds as exact seconds.
 pub fn q_seconds(nanos: i128) -> Q {
-    Q::new(BigInt::from(nanos), BigInt::from(1_000_000_000u32))
+    Q::ratio(nanos, 1_000_000_000)
 }
 
 pub fn q_min(a: Q, b: Q) -> Q {
@@ -46,9 +44,12 @@ pub fn q_min(a: Q, b: Q) -> Q {
 /// from and toward zero; the half modes settle exact ties. Returns `None` only if the result does
 /// not fit a Decimal (impossible within the input bounds of §5).
 pub fn round_q(q: &Q, dp: u32, mode: RoundingMode) -> Option<Decimal> {
+    if let Some(d) = round_small(q, dp, mode) {
+        return Some(d);
+    }
     let negative = q.is_negative();
     let n = q.numer().abs() * pow10(dp);
-    let d = q.denom();
+    let d = &q.denom();
     let (quot, rem) = n.div_rem(d);
     let bump = if rem.is_zero() {
         false
@@ -70,6 +71,25 @@ pub fn round_q(q: &Q, dp: u32, mode: RoundingMode) -> Option<Decimal> {
     Decimal::try_from_i128_with_scale(signed.to_i128()?, dp).ok()
 }
 
+/// `round_q` in machine integers, when nothing overflows.
+fn round_small(q: &Q, dp: u32, mode: RoundingMode) -> Option<Decimal> {
+    let (n, d) = q.as_small()?;
+    let a = n.checked_abs()?.checked_mul(10i128.checked_pow(dp)?)?;
+    let (quot, rem) = (a / d, a % d);
+    let bump = rem != 0
+        && match mode {
+            RoundingMode::Up => true,
+            RoundingMode::Down => false,
+            RoundingMode::HalfUp => rem.checked_mul(2)? >= d,
+            RoundingMode::HalfEven => {
+                let twice = rem.checked_mul(2)?;
+                twice > d || (twice == d && quot % 2 == 1)
+            }
+        };
+    let magnitude = quot + i128::from(bump);
+    Decimal::try_from_i128_with_scale(if n < 0 { -magnitude } else { magnitude }, dp).ok()
+}
+
 /// Half-even rounding of a non-negative n/d to an integer.
 fn round_half_even_int(n: &BigInt, d: &BigInt) -> BigInt {
     let (quot, rem) = n.div_rem(d);
@@ -87,7 +107,7 @@ fn round_half_even_int(n: &BigInt, d: &BigInt) -> BigInt {
 pub fn display_q(q: &Q, min_dp: u32) -> String {
     let negative = q.is_negative();
     let a = q.numer().abs();
-    let d = q.denom().clone();
+    let d = q.denom();
     let sig = DISPLAY_SIGNIFICANT_DIGITS as i64;
     let scale: u32 = if a.is_zero() {
         0
@@ -154,16 +174,12 @@ pub fn display_truncated(q: &Q, dp: u32) -> String {
     }
 }
 
-pub fn is_one(q: &Q) -> bool {
-    q.is_one()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn q(n: i64, d: i64) -> Q {
-        Q::new(BigInt::from(n), BigInt::from(d))
+        Q::ratio(n.into(), d.into())
     }
 
     #[test]

@@ -2,10 +2,9 @@
 //! billing cycle (or the part of one a plan segment covers): its price spread evenly over the
 //! cycle's real length, so a quarter measured on a monthly plan uses each month's own rate.
 
-use num_traits::Zero;
 use rust_decimal::Decimal;
 
-use super::exact::{pow10, q_dec, q_int, Q};
+use super::exact::{q_dec, q_int, Q};
 use super::interval::{Segment, Span};
 use super::period::{PeriodKind, PeriodLabel};
 use super::time::{local_date, local_midnight, Nanos};
@@ -308,7 +307,7 @@ impl WeightedNanos {
     }
 
     pub fn is_zero(&self) -> bool {
-        self.whole == 0 && self.tenths10 == 0 && self.partial.as_ref().is_none_or(Zero::is_zero)
+        self.whole == 0 && self.tenths10 == 0 && self.partial.as_ref().is_none_or(Q::is_zero)
     }
 
     /// Adds another accumulation.
@@ -316,7 +315,7 @@ impl WeightedNanos {
         self.whole += other.whole;
         match self.tenths10.checked_add(other.tenths10) {
             Some(sum) => self.tenths10 = sum,
-            None => self.add_q(Q::new(other.tenths10.into(), pow10(IMPACT_SCALE))),
+            None => self.add_q(Q::ratio(other.tenths10, 10i128.pow(IMPACT_SCALE))),
         }
         if let Some(p) = &other.partial {
             self.add_q(p.clone());
@@ -329,7 +328,7 @@ impl WeightedNanos {
             return self.clone();
         }
         WeightedNanos {
-            partial: Some(self.to_q() * Q::new(num.into(), den.into())),
+            partial: Some(self.to_q() * Q::ratio(num, den)),
             ..WeightedNanos::default()
         }
     }
@@ -337,7 +336,7 @@ impl WeightedNanos {
     pub fn to_q(&self) -> Q {
         let mut total = q_int(self.whole);
         if self.tenths10 != 0 {
-            total += Q::new(self.tenths10.into(), pow10(IMPACT_SCALE));
+            total += Q::ratio(self.tenths10, 10i128.pow(IMPACT_SCALE));
         }
         if let Some(p) = &self.partial {
             total += p;

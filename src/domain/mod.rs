@@ -14,6 +14,7 @@ pub mod period;
 pub mod policy;
 pub mod presets;
 pub mod quote;
+pub mod rational;
 pub mod settlement;
 pub mod time;
 
