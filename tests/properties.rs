@@ -231,7 +231,8 @@ proptest! {
         let original = quote(&base_request(zone, "1234.56", policy.clone(), windows_json(base, &windows))).expect("valid");
         // Split the first window at a point inside it.
         let (off, len, imp) = windows[0];
-        let at = 1 + (cut % len.max(1)).min(len - 1).max(0);
+        // A cut strictly inside the window: 1 ≤ at < len.
+        let at = 1 + cut % (len - 1).max(1);
         let mut split = windows.clone();
         if len > 1 {
             split[0] = (off, at, imp);
