@@ -411,9 +411,7 @@ impl Policy {
             None => Some(RoundingMode::default()),
             Some(s) => e.take(s.parse().map_err(|m: String| field_error(f("rounding"), m))),
         };
-        if !e.is_empty() {
-            return e.finish(Policy::fallback());
-        }
+        e.into_result()?;
         match (
             rule,
             period,
@@ -445,28 +443,8 @@ impl Policy {
                 minimum,
                 rounding,
             }),
+            // Every `None` above recorded an error, so this is never reached.
             _ => Err(ValidationErrors::one(at, "is not a valid policy")),
-        }
-    }
-
-    /// Never returned to a caller: a placeholder for `Errors::finish` on the error path.
-    fn fallback() -> Policy {
-        Policy {
-            rule: Rule::DowntimeMultiple {
-                multiplier: Decimal::ONE,
-                excess_only: false,
-            },
-            period: PeriodKind::Month,
-            timezone: None,
-            target_percent: None,
-            exclusion_mode: ExclusionMode::NotDowntime,
-            denominator: Denominator::Period,
-            downtime_unit_seconds: None,
-            partial_units: PartialUnits::RoundUp,
-            cap_percent: Decimal::ONE_HUNDRED,
-            cap_days: None,
-            minimum: None,
-            rounding: RoundingMode::HalfUp,
         }
     }
 

@@ -331,6 +331,9 @@ impl QuoteRequest {
             return Err(finish_errors(e));
         }
         let zone = policy.timezone.unwrap_or(timezone);
+        // `period` names where a fixed-days grant lands when there is no outage (api.md); with
+        // outages, the periods they touch are the result.
+        let period = period.filter(|_| windows.is_empty());
         let incidents = match windows.iter().map(|w| w.span.start).min() {
             Some(start) => vec![Incident { start, windows }],
             None => match period {
