@@ -77,6 +77,10 @@ fn apply_pragmas(conn: &mut Conn) -> diesel::QueryResult<()> {
 /// Opens (creating if needed) the database at `url`, migrates it and returns a pool.
 pub fn open_pool(url: &str, max_size: u32) -> Result<DbPool, StoreError> {
     let path = sqlite_path(url)?;
+    // One direct connection first: a path that cannot be opened fails now, with SQLite's
+    // reason, instead of after the pool's connection timeout.
+    Conn::establish(&path)
+        .map_err(|e| StoreError::invalid("database", format!("cannot open {path}: {e}")))?;
     let manager = ConnectionManager::<Conn>::new(path);
     let pool = Pool::builder()
         .max_size(max_size.max(1))
