@@ -3,12 +3,11 @@
 //! linear in the fee. So the engine runs once per (zone, policy, plan shape) at a price of 1,
 //! and each customer costs one exact multiplication, the minimum check and one rounding.
 
-use num_integer::Integer;
 use rust_decimal::Decimal;
 
 use super::credit::{compute, CreditInput, CreditResult};
 use super::error::ValidationErrors;
-use super::exact::{q_dec, round_q, Q};
+use super::exact::{q_dec, round_q, round_ratio, Q};
 use super::fee::{FeeSource, Plan};
 use super::money::{Currency, RoundingMode};
 use super::period::PeriodLabel;
@@ -19,8 +18,6 @@ pub struct PeriodFactor {
     pub label: PeriodLabel,
     /// Exact capped credit at a price of 1.
     pub per_unit: Q,
-    /// `per_unit` as i128 numerator/denominator when it fits, for the fast path.
-    small: Option<(i128, i128)>,
 }
 
 /// The shared part of many customers' quotes.
@@ -58,7 +55,6 @@ impl SharedQuote {
             .map(|p| PeriodFactor {
                 label: p.label,
                 per_unit: p.capped_exact.clone(),
-                small: p.capped_exact.as_small(),
             })
             .collect();
         Ok(SharedQuote {
@@ -72,13 +68,23 @@ impl SharedQuote {
 
     /// The rounded credit of period `index` for a customer paying `price`.
     pub fn credit(&self, index: usize, price: Decimal) -> Decimal {
-        let factor = &self.periods[index];
+        let Some(factor) = self.periods.get(index) else {
+            return Decimal::ZERO;
+        };
         let minor = self.currency.minor_units();
-        if self.minimum.is_none() {
-            if let Some((n, d)) = factor.small {
-                if let Some(c) = fast_round(price, n, d, minor, self.rounding) {
-                    return c;
-                }
+        // Nearly every customer: price × n ÷ d in machine integers, one division, no gcd.
+        if let (None, Some((n, d))) = (self.minimum, factor.per_unit.as_small()) {
+            let small = price
+                .mantissa()
+                .checked_mul(n)
+                .zip(
+                    10i128
+                        .checked_pow(price.scale())
+                        .and_then(|s| d.checked_mul(s)),
+                )
+                .and_then(|(num, den)| round_ratio(num, den, minor, self.rounding));
+            if let Some(credit) = small {
+                return credit;
             }
         }
         let exact = q_dec(price) * &factor.per_unit;
@@ -88,32 +94,6 @@ impl SharedQuote {
         };
         round_q(&exact, minor, self.rounding).unwrap_or(Decimal::ZERO)
     }
-}
-
-/// price × n ÷ d rounded to `minor` digits in i128, or `None` when an intermediate overflows.
-fn fast_round(price: Decimal, n: i128, d: i128, minor: u32, mode: RoundingMode) -> Option<Decimal> {
-    if n < 0 || d <= 0 {
-        return None;
-    }
-    let scale_up = 10i128.checked_pow(minor)?;
-    let scale_down = 10i128.checked_pow(price.scale())?;
-    let num = price.mantissa().checked_mul(n)?.checked_mul(scale_up)?;
-    let den = d.checked_mul(scale_down)?;
-    if num < 0 {
-        return None;
-    }
-    let (q, r) = num.div_rem(&den);
-    let bump = r != 0
-        && match mode {
-            RoundingMode::Up => true,
-            RoundingMode::Down => false,
-            RoundingMode::HalfUp => r.checked_mul(2)? >= den,
-            RoundingMode::HalfEven => {
-                let twice = r.checked_mul(2)?;
-                twice > den || (twice == den && q % 2 == 1)
-            }
-        };
-    Decimal::try_from_i128_with_scale(q + i128::from(bump), minor).ok()
 }
 
 #[cfg(test)]

@@ -74,6 +74,15 @@ pub fn round_q(q: &Q, dp: u32, mode: RoundingMode) -> Option<Decimal> {
 /// `round_q` in machine integers, when nothing overflows.
 fn round_small(q: &Q, dp: u32, mode: RoundingMode) -> Option<Decimal> {
     let (n, d) = q.as_small()?;
+    round_ratio(n, d, dp, mode)
+}
+
+/// n ÷ d (d > 0) rounded to `dp` decimals by the named strategy, in machine integers; `None`
+/// when an intermediate would overflow (the caller then takes the arbitrary-precision path).
+pub fn round_ratio(n: i128, d: i128, dp: u32, mode: RoundingMode) -> Option<Decimal> {
+    if d <= 0 {
+        return None;
+    }
     let a = n.checked_abs()?.checked_mul(10i128.checked_pow(dp)?)?;
     let (quot, rem) = (a / d, a % d);
     let bump = rem != 0
