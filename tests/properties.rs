@@ -190,7 +190,12 @@ fn credits(response: &Value) -> Vec<(String, String)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 200,
+        // Failures are printed with their minimal input; nothing is written beside the tests.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     /// 0 ≤ credit ≤ cap, uptime in [0, 100], for any policy.
     #[test]
