@@ -27,11 +27,6 @@ pub fn q_int(i: impl Into<i128>) -> Q {
     Q::int(i.into())
 }
 
-/// Whole nanoseconds as exact seconds.
-pub fn q_seconds(nanos: i128) -> Q {
-    Q::ratio(nanos, 1_000_000_000)
-}
-
 pub fn q_min(a: Q, b: Q) -> Q {
     if b < a {
         b

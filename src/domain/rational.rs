@@ -50,24 +50,7 @@ impl Q {
         Q::small(n, d).unwrap_or_else(|| Q::big(BigRational::new(n.into(), d.into())))
     }
 
-    /// n / d; `d` must not be 0 (a zero denominator gives 0).
-    pub fn new(n: BigInt, d: BigInt) -> Q {
-        if d.is_zero() {
-            return Q::zero();
-        }
-        match (n.to_i128(), d.to_i128()) {
-            (Some(n), Some(d)) => Q::ratio(n, d),
-            _ => Q::big(BigRational::new(n, d)),
-        }
-    }
-
-    pub fn from_integer(n: BigInt) -> Q {
-        match n.to_i128() {
-            Some(n) => Q::int(n),
-            None => Q(Repr::Big(BigRational::from_integer(n))),
-        }
-    }
-
+    /// An integer.
     pub fn int(n: i128) -> Q {
         Q::ratio(n, 1)
     }
@@ -137,10 +120,6 @@ impl Q {
             Repr::Small(n, _) => *n == 0,
             Repr::Big(r) => r.is_zero(),
         }
-    }
-
-    pub fn is_one(&self) -> bool {
-        matches!(self.0, Repr::Small(1, 1))
     }
 
     pub fn is_positive(&self) -> bool {
