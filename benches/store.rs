@@ -5,7 +5,9 @@
 //! multi-row INSERTs; and (c) by the prepared single-row INSERT into a bare table of the same
 //! columns without constraints, index or triggers. Ratios are given against each.
 //!
-//! `cargo bench --bench store` (env `STORE_BENCH_CUSTOMERS`, default 100000).
+//! `cargo bench --bench store` (env `STORE_BENCH_CUSTOMERS`, default 100000; with
+//! `STORE_BENCH_DISTINCT=1` every customer has a plan of its own, a distinct price, so no two
+//! customers share a computation or a breakdown).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
@@ -123,6 +125,26 @@ fn seed(store: &Store, n: usize) {
         .unwrap();
         add_plan(&mut c, &p, now).unwrap();
     }
+    let distinct = std::env::var("STORE_BENCH_DISTINCT").is_ok();
+    let mut distinct_ids = Vec::new();
+    if distinct {
+        let presets = ["aws-ec2-region", "azure-vm", "slack-10x"];
+        for i in 0..n {
+            let p = PlanInput {
+                id: format!("p{i}"),
+                name: format!("p{i}"),
+                price: serde_json::Value::String(format!("{}.{:02}", 10 + i / 100, i % 100)),
+                currency: "USD".into(),
+                billing_cycle: "monthly".into(),
+                annual_split: None,
+                policy: serde_json::json!(presets[i % 3]),
+            }
+            .check()
+            .unwrap();
+            add_plan(&mut c, &p, now).unwrap();
+            distinct_ids.push(format!("p{i}"));
+        }
+    }
     let zones = ["UTC", "America/Los_Angeles", "Europe/Berlin", "Asia/Tokyo"];
     let plans = ["basic", "pro", "team"];
     let list: Vec<_> = (0..n)
@@ -132,7 +154,11 @@ fn seed(store: &Store, n: usize) {
                 name: format!("Customer {i}"),
                 email: Some(format!("billing+{i}@example.com")),
                 timezone: Some(zones[i % zones.len()].into()),
-                plan_id: plans[i % plans.len()].into(),
+                plan_id: if distinct {
+                    distinct_ids[i].clone()
+                } else {
+                    plans[i % plans.len()].into()
+                },
                 plan_since: None,
             }
             .check()

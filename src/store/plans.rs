@@ -287,11 +287,37 @@ pub fn load_plan(conn: &mut Conn, id: &str) -> Result<Option<PlanInfo>, StoreErr
     Ok(assemble(rows, versions)?.remove(id))
 }
 
-/// Every plan with its versions (plans are few; customers are many).
+/// Every plan with its versions.
 pub fn load_plans(conn: &mut Conn) -> Result<HashMap<String, PlanInfo>, StoreError> {
     let rows: Vec<PlanRow> = plans::table.select(PlanRow::as_select()).load(conn)?;
     let versions: Vec<PlanVersionRow> = plan_versions::table
         .select(PlanVersionRow::as_select())
         .load(conn)?;
+    assemble(rows, versions)
+}
+
+/// The named plans with their versions: a batch of customers needs only its own plans, and a
+/// book of custom-priced contracts has as many plans as customers.
+pub fn load_plans_named(
+    conn: &mut Conn,
+    ids: &[&str],
+) -> Result<HashMap<String, PlanInfo>, StoreError> {
+    let mut rows: Vec<PlanRow> = Vec::with_capacity(ids.len());
+    let mut versions: Vec<PlanVersionRow> = Vec::with_capacity(ids.len());
+    // Well under SQLite's limit of bound parameters per statement.
+    for chunk in ids.chunks(10_000) {
+        rows.extend(
+            plans::table
+                .filter(plans::id.eq_any(chunk))
+                .select(PlanRow::as_select())
+                .load::<PlanRow>(conn)?,
+        );
+        versions.extend(
+            plan_versions::table
+                .filter(plan_versions::plan_id.eq_any(chunk))
+                .select(PlanVersionRow::as_select())
+                .load::<PlanVersionRow>(conn)?,
+        );
+    }
     assemble(rows, versions)
 }

@@ -34,7 +34,7 @@ use super::incidents::{load_incident, load_overlapping, StoredIncident};
 use super::input::{IncidentKind, Scope};
 use super::ledger::{insert_breakdowns, insert_entries, next_entry_id, EntryKind};
 use super::models::{BreakdownRow, EntryRow};
-use super::plans::{load_plans, PlanInfo, PlanVersion};
+use super::plans::{load_plans_named, PlanInfo, PlanVersion};
 use super::schema::ledger_entries;
 use super::sqlite::{read_tx, write_tx, Conn};
 use super::StoreError;
@@ -428,9 +428,13 @@ fn batch_body(
     opts: &SettleOptions,
 ) -> Result<BatchOut, StoreError> {
     let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
-    let plans = load_plans(c)?;
     let mut customers = load_customer_range(c, first, last)?;
     customers.retain(|cu| wanted.contains(cu.id.as_str()));
+    let plan_ids: BTreeSet<&str> = customers
+        .iter()
+        .flat_map(|cu| cu.history.iter().map(|(_, p)| p.as_str()))
+        .collect();
+    let plans = load_plans_named(c, &plan_ids.into_iter().collect::<Vec<_>>())?;
 
     // Booked sla_credit entries of these customers: one range scan.
     let booked_rows: Vec<BookedRow> = ledger_entries::table
