@@ -349,3 +349,116 @@ proptest! {
         prop_assert_eq!(got, expected);
     }
 }
+
+/// Any JSON value, small.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        prop_oneof![
+            Just("".to_string()),
+            Just("1e400".to_string()),
+            Just("-0.5".to_string()),
+            Just("99.99".to_string()),
+            Just("2026-03-08T02:30:00-08:00".to_string()),
+            Just("2200-01-01T23:59:59.999999999Z".to_string()),
+            Just("[0, 100]".to_string()),
+            Just("(100, 100]".to_string()),
+            Just("2026-Q1".to_string()),
+            Just("quarter".to_string()),
+            Just("XTS".to_string()),
+            "[a-zA-Z0-9:.\\-\\[\\]() ,]{0,24}",
+        ]
+        .prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::btree_map("[a-z_]{1,16}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Every JSON path of a value, as key/index steps.
+fn paths(v: &Value, at: Vec<PathStep>, out: &mut Vec<Vec<PathStep>>) {
+    out.push(at.clone());
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let mut p = at.clone();
+                p.push(PathStep::Key(k.clone()));
+                paths(x, p, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                let mut p = at.clone();
+                p.push(PathStep::Index(i));
+                paths(x, p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[derive(Clone, Debug)]
+enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+fn replace_at(v: &mut Value, path: &[PathStep], with: Value) {
+    let mut cur = v;
+    for step in path {
+        cur = match (step, cur) {
+            (PathStep::Key(k), Value::Object(m)) => match m.get_mut(k) {
+                Some(x) => x,
+                None => return,
+            },
+            (PathStep::Index(i), Value::Array(a)) => match a.get_mut(*i) {
+                Some(x) => x,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    *cur = with;
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 500,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Bad input never panics: any field of a valid request replaced by any JSON value gives
+    /// a credit or a list of field errors, each naming a field.
+    #[test]
+    fn any_mutation_of_a_request_is_answered_without_panic(
+        zone in prop::sample::select(ZONES.to_vec()),
+        policy in policy_strategy(true),
+        windows in windows_strategy(4),
+        pick in any::<prop::sample::Index>(),
+        with in any_json(),
+    ) {
+        let base = month_start(zone, 2026, 3);
+        let mut req = base_request(zone, "29.00", policy, windows_json(base, &windows));
+        req["exclusions"] = json!([{"start": instant(base), "end": instant(base + 3600)}]);
+        let mut all = Vec::new();
+        paths(&req, Vec::new(), &mut all);
+        let path = pick.get(&all).clone();
+        replace_at(&mut req, &path, with);
+        match parse_quote(&req.to_string()).and_then(|input| compute(&input)) {
+            Ok(result) => prop_assert!(result.total >= Decimal::ZERO),
+            Err(errors) => {
+                prop_assert!(!errors.0.is_empty());
+                for e in &errors.0 {
+                    prop_assert!(!e.field.is_empty() && !e.message.is_empty(), "{:?}", e);
+                }
+            }
+        }
+    }
+}
