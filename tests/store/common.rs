@@ -110,6 +110,13 @@ pub fn settle(conn: &mut Conn, incident: &str) -> SettlementReport {
     settle_incident(conn, incident, &opts()).expect("settle")
 }
 
+/// Settles one (customer, period) directly, e.g. `settle_period(c, "acme", "2026-01")`.
+pub fn settle_period(conn: &mut Conn, customer: &str, period: &str) -> SettlementReport {
+    let label = sla_credit::domain::period::PeriodLabel::parse(period).expect("period label");
+    sla_credit::store::settle::settle_customer_period(conn, customer, label, &opts())
+        .expect("settle period")
+}
+
 pub fn entries(conn: &mut Conn, customer: &str) -> Vec<Entry> {
     entries_for_customer(conn, customer).expect("entries")
 }

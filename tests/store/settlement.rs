@@ -5,11 +5,9 @@
 //! is in UTC, and January 2026 has 31 × 86,400 = 2,678,400 s. 1% of it is 26,784 s (7 h 26 min
 //! 24 s) and 0.01% is 267.84 s.
 
-use sla_credit::domain::period::PeriodLabel;
 use sla_credit::store::customers::change_plan;
 use sla_credit::store::input::{CheckedPatch, IncidentInput};
 use sla_credit::store::ledger::{goodwill, reverse, GoodwillRequest};
-use sla_credit::store::settle::settle_customer_period;
 use sla_credit::store::{incidents, StoreError};
 
 use crate::common::*;
@@ -73,13 +71,7 @@ fn first_settlement_then_a_second_incident_appends_the_tier_difference() {
     // Settling through either incident again, or the period directly: nothing new.
     assert_eq!(settle(&mut c, "A").entries_appended, 0);
     assert_eq!(settle(&mut c, "B").entries_appended, 0);
-    let jan = PeriodLabel::parse("2026-01").unwrap();
-    assert_eq!(
-        settle_customer_period(&mut c, "acme", jan, &opts())
-            .unwrap()
-            .entries_appended,
-        0
-    );
+    assert_eq!(settle_period(&mut c, "acme", "2026-01").entries_appended, 0);
 }
 
 #[test]
@@ -422,13 +414,7 @@ fn an_incident_scoped_to_plans_settles_only_their_customers() {
     assert_eq!(amounts(&mut c, "in"), vec![(s("2026-01"), s("10.00"))]);
     assert!(amounts(&mut c, "out").is_empty());
     // Settling "out"'s January directly sees no incident in its scope: target 0, nothing.
-    let jan = PeriodLabel::parse("2026-01").unwrap();
-    assert_eq!(
-        settle_customer_period(&mut c, "out", jan, &opts())
-            .unwrap()
-            .entries_appended,
-        0
-    );
+    assert_eq!(settle_period(&mut c, "out", "2026-01").entries_appended, 0);
 }
 
 #[test]
