@@ -16,7 +16,6 @@ use diesel::prelude::*;
 use sla_credit::domain::time::parse_instant;
 use sla_credit::store::customers::add_customers;
 use sla_credit::store::incidents::add_incident;
-use sla_credit::store::input::{CustomerInput, IncidentInput, PlanInput};
 use sla_credit::store::ledger::insert_entries;
 use sla_credit::store::models::{BreakdownRow, EntryRow};
 use sla_credit::store::plans::add_plan;
@@ -24,6 +23,9 @@ use sla_credit::store::schema::{credit_breakdowns, ledger_entries};
 use sla_credit::store::settle::{settle_incident, SettleOptions};
 use sla_credit::store::sqlite::write_tx;
 use sla_credit::store::Store;
+use sla_credit::wire::customers::CustomerInput;
+use sla_credit::wire::incidents::IncidentInput;
+use sla_credit::wire::plans::PlanInput;
 
 // A bare table of the same columns: no constraint, no index, no trigger (ceiling (c)).
 diesel::table! {

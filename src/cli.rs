@@ -1,9 +1,7 @@
-//! The command line (api.md): `sla-credit quote FILE.json`, and — until the HTTP API exists —
-//! the way into the store: `plans`, `customers`, `incidents` to put data in, `settle`,
-//! `ledger`, `goodwill` and `reverse`. Every store command takes `--database URL` (flag, else
-//! env `DATABASE_URL`, else `sqlite://sla-credit.db`); the database is created and migrated on
-//! first use. Output is JSON on stdout. Exit 2 on bad input with `field: message` lines on
-//! stderr (nothing written); exit 1 when the database fails.
+//! The command line (docs/cli.md). Arguments become the same request forms the HTTP API reads
+//! ([`crate::wire`]); the store runs the checked commands. Output is JSON on stdout. Bad input
+//! exits 2 with `field: message` lines on stderr and writes nothing; a failure of the service
+//! itself (database busy, internal error) exits 1.
 
 use std::io::Read;
 
@@ -11,27 +9,33 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::domain::ids::parse_entry_id;
 use crate::domain::period::PeriodLabel;
 use crate::domain::quote::{parse_quote, QuoteResponse};
-use crate::domain::time::{parse_instant, Nanos};
-use crate::store::customers::{self, CustomerView};
-use crate::store::incidents::{self, IncidentView};
-use crate::store::input::{
-    CustomerInput, IncidentInput, IncidentPatch, PlanChangeInput, PlanInput, PlanUpdateInput,
-};
-use crate::store::ledger::{self, GoodwillRequest};
-use crate::store::plans::{self, PlanView};
+use crate::domain::time::{format_local, Nanos};
 use crate::store::settle::{self, SettleOptions, DEFAULT_BATCH_SIZE};
-use crate::store::{Store, StoreError};
+use crate::store::{customers, incidents, ledger, plans, Store};
+use crate::wire::credits::{EntryLine, EntryView, GoodwillInput, ReversalInput, SettleInput};
+use crate::wire::customers::{CustomerInput, CustomerView, PlanChangeInput};
+use crate::wire::incidents::{IncidentInput, IncidentPatch, IncidentView};
+use crate::wire::plans::{PlanInput, PlanUpdateInput, PlanView};
+use crate::wire::{error::Lines, Error};
+
+const AFTER_HELP: &str = "Instants are RFC 3339 with an offset (2026-01-16T05:06:00Z or \
+2026-01-15T21:06:00-08:00), from 1970-01-01T00:00:00Z to 2100-01-01T00:00:00Z. Decimals are \
+plain (12.50, -5), at most 28 significant digits. Exit 0 on success, 2 on bad input \
+(`field: message` on stderr, nothing written), 1 when the service fails.";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "sla-credit",
     version,
-    about = "Exact SLA credits and an append-only credit ledger"
+    about = "Exact SLA credits and an append-only credit ledger",
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
-    /// The database: `sqlite://PATH`, `sqlite:PATH` or a plain path.
+    /// The database: `sqlite://PATH`, `sqlite:PATH` or a plain path. Commands that write
+    /// create and migrate it; commands that only read need it to exist.
     #[arg(
         long,
         global = true,
@@ -48,7 +52,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Quote the credit for outage windows, a plan and a policy (the POST /v1/quote format).
+    /// Quote the credit for outage windows, a plan and a policy (the POST /v1/quote body);
+    /// reads no database.
     Quote {
         /// The request JSON file, or `-` for stdin.
         file: String,
@@ -59,63 +64,75 @@ pub enum Command {
     /// Customers and their plan history.
     #[command(subcommand)]
     Customers(CustomersCommand),
-    /// Outages and maintenance.
+    /// Outages and maintenance windows.
     #[command(subcommand)]
     Incidents(IncidentsCommand),
     /// Settle credits: every affected customer's periods of an incident, or one
     /// (customer, period). Appends only the difference from what is booked.
     Settle(SettleArgs),
-    /// A customer's ledger entries (newest first) and balance per currency.
-    Ledger {
-        #[arg(long)]
-        customer: String,
-    },
+    /// A customer's balance per currency and ledger entries, newest first.
+    Ledger(LedgerArgs),
     /// A goodwill credit: N days of a period's fee, or an amount.
     Goodwill(GoodwillArgs),
-    /// Reverse a ledger entry.
+    /// Reverse a ledger entry (append the opposite amount).
     Reverse {
+        /// The entry's id (`cre_42`).
         #[arg(long)]
         entry: String,
+        /// Why, in words the customer may read.
         #[arg(long)]
         reason: String,
     },
 }
 
+/// The help of `--policy`; the preset names are those of `domain::presets::PRESET_NAMES`.
+const POLICY_HELP: &str = "A policy JSON object, {\"preset\": NAME, …overrides}, or a bare \
+preset name: aws-ec2-region, azure-vm, atlassian, mongodb-atlas, slack-10x, olark-2-days";
+
 #[derive(Debug, Subcommand)]
 pub enum PlansCommand {
     /// Add a plan (its first policy version applies from 1970 on).
     Add {
+        /// The plan's id: 1 to 128 of A-Z a-z 0-9 . _ : -
         #[arg(long)]
         id: String,
         #[arg(long)]
         name: String,
-        #[arg(long)]
+        /// The price per billing cycle, a plain decimal with at most the currency's minor
+        /// digits (29.00).
+        #[arg(long, allow_hyphen_values = true)]
         price: String,
+        /// ISO 4217 code (USD, EUR, JPY, KWD, …).
         #[arg(long)]
         currency: String,
+        /// monthly, quarterly or annual.
         #[arg(long)]
         billing_cycle: String,
+        /// For annual plans: twelfths (default) or days.
         #[arg(long)]
         annual_split: Option<String>,
-        /// A policy JSON object, `{"preset": NAME, …}` or a bare preset name.
-        #[arg(long)]
+        #[arg(long, help = POLICY_HELP)]
         policy: String,
     },
     /// Add a version: the fields given replace the latest version's, from `--effective-at`
-    /// (default now).
+    /// (default now). An update that changes nothing is refused.
     Update {
         #[arg(long)]
         id: String,
         #[arg(long)]
         name: Option<String>,
-        #[arg(long)]
+        /// The new price per billing cycle.
+        #[arg(long, allow_hyphen_values = true)]
         price: Option<String>,
+        /// monthly, quarterly or annual.
         #[arg(long)]
         billing_cycle: Option<String>,
+        /// twelfths or days.
         #[arg(long)]
         annual_split: Option<String>,
-        #[arg(long)]
+        #[arg(long, help = POLICY_HELP)]
         policy: Option<String>,
+        /// When the new version takes effect (RFC 3339; default now).
         #[arg(long)]
         effective_at: Option<String>,
     },
@@ -124,33 +141,37 @@ pub enum PlansCommand {
         #[arg(long)]
         id: String,
     },
+    /// List plans (latest versions), by id.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum CustomersCommand {
     /// Add a customer on a plan.
     Add {
+        /// The customer's id: 1 to 128 of A-Z a-z 0-9 . _ : -
         #[arg(long)]
         id: String,
         #[arg(long)]
         name: String,
         #[arg(long)]
         email: Option<String>,
-        /// IANA zone (default UTC).
+        /// IANA zone (Europe/Berlin; default UTC): periods and days are local there.
         #[arg(long)]
         timezone: Option<String>,
         #[arg(long)]
         plan_id: String,
-        /// When the plan starts (default: it always applied).
+        /// When the plan starts (RFC 3339; default: it always applied).
         #[arg(long)]
         plan_since: Option<String>,
     },
-    /// Move a customer to another plan from an instant.
+    /// Move a customer to another plan (same currency) from an instant.
     PlanChange {
         #[arg(long)]
         id: String,
         #[arg(long)]
         plan_id: String,
+        /// RFC 3339 instant.
         #[arg(long)]
         effective_at: String,
     },
@@ -159,29 +180,38 @@ pub enum CustomersCommand {
         #[arg(long)]
         id: String,
     },
+    /// List customers by id; `--q` keeps those whose id, name or e-mail starts with it.
+    List {
+        #[arg(long)]
+        q: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum IncidentsCommand {
     /// Record an incident.
     Add {
+        /// The incident's id: 1 to 128 of A-Z a-z 0-9 . _ : -
         #[arg(long)]
         id: String,
         #[arg(long)]
         title: String,
-        /// `outage` (default) or `maintenance`.
+        /// outage (default: counts as downtime) or maintenance (excluded from downtime).
         #[arg(long)]
         kind: Option<String>,
+        /// RFC 3339 instant.
         #[arg(long)]
         started_at: String,
+        /// RFC 3339 instant; absent while ongoing.
         #[arg(long)]
         ended_at: Option<String>,
-        /// Share of the service down, in (0, 1] (default 1).
-        #[arg(long)]
+        /// Share of the service down, a decimal in (0, 1] (default 1).
+        #[arg(long, allow_hyphen_values = true)]
         impact: Option<String>,
+        /// What happened, for the customer notice.
         #[arg(long)]
         summary: Option<String>,
-        /// `all` (default), `plans:ID ID …` or `customers:ID ID …`.
+        /// all (default), "plans:ID ID …" or "customers:ID ID …".
         #[arg(long)]
         scope: Option<String>,
     },
@@ -189,9 +219,11 @@ pub enum IncidentsCommand {
     Update {
         #[arg(long)]
         id: String,
+        /// RFC 3339 instant.
         #[arg(long)]
         ended_at: Option<String>,
-        #[arg(long)]
+        /// A decimal in (0, 1].
+        #[arg(long, allow_hyphen_values = true)]
         impact: Option<String>,
         #[arg(long)]
         summary: Option<String>,
@@ -201,6 +233,8 @@ pub enum IncidentsCommand {
         #[arg(long)]
         id: String,
     },
+    /// List incidents by id.
+    List,
 }
 
 #[derive(Debug, Args)]
@@ -211,61 +245,81 @@ pub struct SettleArgs {
     /// Settle one customer's period (with `--period`).
     #[arg(long, requires = "period")]
     pub customer: Option<String>,
-    /// A period label: 2026-01 or 2026-Q1.
+    /// A period label: 2026-01 (month) or 2026-Q1 (quarter).
     #[arg(long, requires = "customer")]
     pub period: Option<String>,
-    /// Count ongoing incidents up to this instant (default now).
+    /// Count outage time up to this RFC 3339 instant (default now; never later than now
+    /// unless `--dry-run`).
     #[arg(long)]
     pub as_of: Option<String>,
-    /// Compute and report without writing.
+    /// Compute and report the deltas it would append, without writing.
     #[arg(long)]
     pub dry_run: bool,
     /// Customers per transaction.
     #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
-    /// Print one line per (customer, period) for `--incident` too.
+    /// Print every (customer, period), also those with nothing to append.
     #[arg(long)]
     pub lines: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    #[arg(long)]
+    pub customer: String,
+    /// Only this period: 2026-01 or 2026-Q1.
+    #[arg(long)]
+    pub period: Option<String>,
+    /// Print each entry whole, with its breakdown and policy as applied.
+    #[arg(long)]
+    pub breakdown: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct GoodwillArgs {
     #[arg(long)]
     pub customer: String,
-    /// Days of the period's fee.
-    #[arg(long, conflicts_with = "amount")]
+    /// Whole days of the period's fee, 1 to 366.
+    #[arg(long, conflicts_with = "amount", allow_hyphen_values = true)]
     pub days: Option<String>,
-    /// An amount in the customer's currency.
-    #[arg(long)]
+    /// An amount in the customer's currency (plain decimal).
+    #[arg(long, allow_hyphen_values = true)]
     pub amount: Option<String>,
+    /// With `--amount`: must be the customer's currency.
     #[arg(long)]
     pub currency: Option<String>,
+    /// Why, in words the customer may read.
     #[arg(long)]
     pub reason: String,
-    /// Default: the customer's current period.
+    /// The period: 2026-01 or 2026-Q1 (default: the customer's current one).
     #[arg(long)]
     pub period: Option<String>,
+    /// A natural key, unique per customer.
+    #[arg(long)]
+    pub reference: Option<String>,
 }
 
 /// Runs the command line; returns the process exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Quote { file } => quote(&file),
-        command => match run_store(&cli.database, &cli.actor, command) {
-            Ok(()) => 0,
-            Err(e) => report_error(&e),
-        },
-    }
-}
-
-/// Prints an error; bad input is `field: message` lines and exit 2, anything else exit 1.
-fn report_error(e: &StoreError) -> i32 {
-    eprintln!("{e}");
-    if e.is_bad_input() {
-        2
-    } else {
-        1
+    let result = match cli.command {
+        Command::Quote { file } => return quote(&file),
+        Command::Plans(c) => run_plans(&cli.database, c),
+        Command::Customers(c) => run_customers(&cli.database, c),
+        Command::Incidents(c) => run_incidents(&cli.database, c),
+        Command::Settle(args) => run_settle(&cli.database, &cli.actor, &args),
+        Command::Ledger(args) => run_ledger(&cli.database, &args),
+        Command::Goodwill(args) => run_goodwill(&cli.database, &cli.actor, args),
+        Command::Reverse { entry, reason } => {
+            run_reverse(&cli.database, &cli.actor, &entry, reason)
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{}", Lines(&e));
+            e.exit_code()
+        }
     }
 }
 
@@ -273,30 +327,31 @@ fn now() -> Nanos {
     chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
 }
 
-fn print<T: Serialize>(value: &T) -> Result<(), StoreError> {
+fn print<T: Serialize>(value: &T) -> Result<(), Error> {
     use std::io::Write;
-    let json =
-        serde_json::to_string_pretty(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let json = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::internal_from("rendering JSON", e))?;
     // A closed pipe (`| head`) is not an error worth a panic: the work is already done.
     let _ = writeln!(std::io::stdout().lock(), "{json}");
     Ok(())
 }
 
-fn instant(text: &str, field: &str) -> Result<Nanos, StoreError> {
-    parse_instant(text).map_err(|m| StoreError::invalid(field, m))
+/// A `--policy` argument: JSON when it looks like JSON (reported at its line and column when
+/// malformed), else a bare preset name.
+fn policy_value(text: &str) -> Result<Value, Error> {
+    let t = text.trim_start();
+    if t.starts_with('{') || t.starts_with('[') || t.starts_with('"') {
+        serde_json::from_str(text)
+            .map_err(|e| Error::unparseable("policy", format!("is not valid JSON: {e}")))
+    } else {
+        Ok(Value::String(text.to_string()))
+    }
 }
 
-/// A `--policy` argument: JSON, or else a bare preset name.
-fn policy_value(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
-}
-
-fn run_store(database: &str, actor: &str, command: Command) -> Result<(), StoreError> {
-    // Check the arguments before the database is touched: bad input writes nothing.
+fn run_plans(database: &str, command: PlansCommand) -> Result<(), Error> {
     let now = now();
     match command {
-        Command::Quote { .. } => Ok(()),
-        Command::Plans(PlansCommand::Add {
+        PlansCommand::Add {
             id,
             name,
             price,
@@ -304,7 +359,7 @@ fn run_store(database: &str, actor: &str, command: Command) -> Result<(), StoreE
             billing_cycle,
             annual_split,
             policy,
-        }) => {
+        } => {
             let new = PlanInput {
                 id,
                 name,
@@ -312,14 +367,14 @@ fn run_store(database: &str, actor: &str, command: Command) -> Result<(), StoreE
                 currency,
                 billing_cycle,
                 annual_split,
-                policy: policy_value(&policy),
+                policy: policy_value(&policy)?,
             }
             .check()?;
             let store = Store::open(database)?;
             let info = plans::add_plan(&mut *store.conn()?, &new, now)?;
             print(&PlanView::from(info.latest()))
         }
-        Command::Plans(PlansCommand::Update {
+        PlansCommand::Update {
             id,
             name,
             price,
@@ -327,34 +382,56 @@ fn run_store(database: &str, actor: &str, command: Command) -> Result<(), StoreE
             annual_split,
             policy,
             effective_at,
-        }) => {
-            let input = PlanUpdateInput {
+        } => {
+            let update = PlanUpdateInput {
                 name,
                 price: price.map(Value::String),
                 billing_cycle,
                 annual_split,
-                policy: policy.as_deref().map(policy_value),
+                policy: policy.as_deref().map(policy_value).transpose()?,
                 effective_at,
-            };
+            }
+            .check()?;
             let store = Store::open(database)?;
-            let info = plans::update_plan(&mut *store.conn()?, &id, &input, now)?;
+            let (info, added) = plans::update_plan(&mut *store.conn()?, &id, &update, now)?;
+            if !added {
+                return Err(Error::invalid(
+                    "body",
+                    format!(
+                        "changes nothing: version {} already has these values",
+                        info.latest().version
+                    ),
+                ));
+            }
             print(&PlanView::from(info.latest()))
         }
-        Command::Plans(PlansCommand::Show { id }) => {
-            let store = Store::open(database)?;
+        PlansCommand::Show { id } => {
+            let store = Store::open_existing(database)?;
             let info = plans::load_plan(&mut *store.conn()?, &id)?
-                .ok_or_else(|| StoreError::not_found("id", format!("no plan {id:?}")))?;
+                .ok_or_else(|| Error::not_found("plan", id))?;
             let versions: Vec<PlanView> = info.versions.iter().map(PlanView::from).collect();
             print(&versions)
         }
-        Command::Customers(CustomersCommand::Add {
+        PlansCommand::List => {
+            let store = Store::open_existing(database)?;
+            let list = plans::list_plans(&mut *store.conn()?, None, usize::MAX)?;
+            let views: Vec<PlanView> = list.iter().map(|p| PlanView::from(p.latest())).collect();
+            print(&views)
+        }
+    }
+}
+
+fn run_customers(database: &str, command: CustomersCommand) -> Result<(), Error> {
+    let now = now();
+    match command {
+        CustomersCommand::Add {
             id,
             name,
             email,
             timezone,
             plan_id,
             plan_since,
-        }) => {
+        } => {
             let new = CustomerInput {
                 id,
                 name,
@@ -368,11 +445,11 @@ fn run_store(database: &str, actor: &str, command: Command) -> Result<(), StoreE
             let c = customers::add_customer(&mut *store.conn()?, &new, now)?;
             print(&CustomerView::from(&c))
         }
-        Command::Customers(CustomersCommand::PlanChange {
+        CustomersCommand::PlanChange {
             id,
             plan_id,
             effective_at,
-        }) => {
+        } => {
             let (plan_id, at) = PlanChangeInput {
                 plan_id,
                 effective_at,
@@ -382,13 +459,26 @@ fn run_store(database: &str, actor: &str, command: Command) -> Result<(), StoreE
             let c = customers::change_plan(&mut *store.conn()?, &id, &plan_id, at, now)?;
             print(&CustomerView::from(&c))
         }
-        Command::Customers(CustomersCommand::Show { id }) => {
-            let store = Store::open(database)?;
+        CustomersCommand::Show { id } => {
+            let store = Store::open_existing(database)?;
             let c = customers::load_customer(&mut *store.conn()?, &id)?
-                .ok_or_else(|| StoreError::not_found("id", format!("no customer {id:?}")))?;
+                .ok_or_else(|| Error::not_found("customer", id))?;
             print(&CustomerView::from(&c))
         }
-        Command::Incidents(IncidentsCommand::Add {
+        CustomersCommand::List { q } => {
+            let store = Store::open_existing(database)?;
+            let list =
+                customers::search_customers(&mut *store.conn()?, q.as_deref(), None, usize::MAX)?;
+            let views: Vec<CustomerView> = list.iter().map(CustomerView::from).collect();
+            print(&views)
+        }
+    }
+}
+
+fn run_incidents(database: &str, command: IncidentsCommand) -> Result<(), Error> {
+    let now = now();
+    match command {
+        IncidentsCommand::Add {
             id,
             title,
             kind,
@@ -397,9 +487,8 @@ fn run_store(database: &str, actor: &str, command: Command) -> Result<(), StoreE
             impact,
             summary,
             scope,
-        }) => {
+        } => {
             // A string scope is read in its text form (`plans:A B`), like the CSV column.
-            let scope = scope.map(Value::String);
             let new = IncidentInput {
                 id,
                 title,
@@ -408,21 +497,21 @@ fn run_store(database: &str, actor: &str, command: Command) -> Result<(), StoreE
                 ended_at,
                 impact: impact.map(Value::String),
                 summary,
-                scope,
+                scope: scope.map(Value::String),
             }
             .check()?;
             let store = Store::open(database)?;
             let i = incidents::add_incident(&mut *store.conn()?, &new, now)?;
             print(&IncidentView::from(&i))
         }
-        Command::Incidents(IncidentsCommand::Update {
+        IncidentsCommand::Update {
             id,
             ended_at,
             impact,
             summary,
-        }) => {
+        } => {
             let patch = IncidentPatch {
-                ended_at,
+                ended_at: ended_at.map(Value::String),
                 impact: impact.map(Value::String),
                 summary,
             }
@@ -431,103 +520,137 @@ fn run_store(database: &str, actor: &str, command: Command) -> Result<(), StoreE
             let i = incidents::update_incident(&mut *store.conn()?, &id, &patch, now)?;
             print(&IncidentView::from(&i))
         }
-        Command::Incidents(IncidentsCommand::Show { id }) => {
-            let store = Store::open(database)?;
+        IncidentsCommand::Show { id } => {
+            let store = Store::open_existing(database)?;
             let i = incidents::load_incident(&mut *store.conn()?, &id)?
-                .ok_or_else(|| StoreError::not_found("id", format!("no incident {id:?}")))?;
+                .ok_or_else(|| Error::not_found("incident", id))?;
             print(&IncidentView::from(&i))
         }
-        Command::Settle(args) => {
-            let mut opts = SettleOptions::new(now);
-            opts.actor = actor.to_string();
-            opts.dry_run = args.dry_run;
-            if args.batch_size == 0 {
-                return Err(StoreError::invalid("batch_size", "must be at least 1"));
-            }
-            opts.batch_size = args.batch_size;
-            if let Some(t) = &args.as_of {
-                opts.as_of = instant(t, "as_of")?;
-            }
-            match (args.incident, args.customer, args.period) {
-                (Some(incident), None, None) => {
-                    opts.keep_lines = args.lines;
-                    let store = Store::open(database)?;
-                    let report = settle::settle_incident(&mut *store.conn()?, &incident, &opts)?;
-                    print(&report)
-                }
-                (None, Some(customer), Some(period)) => {
-                    let label = PeriodLabel::parse(&period)
-                        .map_err(|m| StoreError::invalid("period", m))?;
-                    let store = Store::open(database)?;
-                    let report = settle::settle_customer_period(
-                        &mut *store.conn()?,
-                        &customer,
-                        label,
-                        &opts,
-                    )?;
-                    print(&report)
-                }
-                _ => Err(StoreError::invalid(
-                    "incident",
-                    "give --incident ID, or --customer ID with --period LABEL",
-                )),
-            }
-        }
-        Command::Ledger { customer } => {
-            let store = Store::open(database)?;
-            let mut conn = store.conn()?;
-            let c = customers::load_customer(&mut conn, &customer)?.ok_or_else(|| {
-                StoreError::not_found("customer", format!("no customer {customer:?}"))
-            })?;
-            let entries = ledger::entries_for_customer(&mut conn, &customer)?;
-            let balances = ledger::balances(&entries)?;
-            let data = ledger::entry_views(&mut conn, &entries)?;
-            print(&serde_json::json!({
-                "customer": CustomerView::from(&c),
-                "balances": balances,
-                "data": data,
-            }))
-        }
-        Command::Goodwill(args) => {
-            let days = match &args.days {
-                None => None,
-                Some(d) => Some(d.trim().parse::<u32>().map_err(|_| {
-                    StoreError::invalid("days", "must be a whole number from 1 to 366")
-                })?),
-            };
-            let amount = match &args.amount {
-                None => None,
-                Some(a) => Some(
-                    crate::domain::money::parse_money(a)
-                        .map_err(|m| StoreError::invalid("amount", m))?,
-                ),
-            };
-            if days.is_none() && amount.is_none() {
-                return Err(StoreError::invalid("days", "give --days N or --amount X"));
-            }
-            let req = GoodwillRequest {
-                customer_id: args.customer,
-                days,
-                amount,
-                currency: args.currency,
-                reason: args.reason,
-                period: args.period,
-            };
-            let store = Store::open(database)?;
-            let mut conn = store.conn()?;
-            let entry = ledger::goodwill(&mut conn, &req, actor, now)?;
-            print(&ledger::entry_views(&mut conn, &[entry])?)
-        }
-        Command::Reverse { entry, reason } => {
-            let id: i64 = entry.trim().parse().map_err(|_| {
-                StoreError::not_found("entry", format!("no ledger entry {entry:?}"))
-            })?;
-            let store = Store::open(database)?;
-            let mut conn = store.conn()?;
-            let e = ledger::reverse(&mut conn, id, &reason, actor, now)?;
-            print(&ledger::entry_views(&mut conn, &[e])?)
+        IncidentsCommand::List => {
+            let store = Store::open_existing(database)?;
+            let list = incidents::list_incidents(&mut *store.conn()?, None, usize::MAX)?;
+            let views: Vec<IncidentView> = list.iter().map(IncidentView::from).collect();
+            print(&views)
         }
     }
+}
+
+fn run_settle(database: &str, actor: &str, args: &SettleArgs) -> Result<(), Error> {
+    let now = now();
+    let cmd = SettleInput {
+        dry_run: args.dry_run,
+        as_of: args.as_of.clone(),
+        limit: None,
+    }
+    .check(now)?;
+    if args.batch_size == 0 {
+        return Err(Error::invalid("batch_size", "must be at least 1"));
+    }
+    let mut opts = SettleOptions::new(now);
+    opts.actor = actor.to_string();
+    opts.dry_run = cmd.dry_run;
+    opts.as_of = cmd.as_of;
+    opts.batch_size = args.batch_size;
+    let store = if cmd.dry_run {
+        Store::open_existing(database)?
+    } else {
+        Store::open(database)?
+    };
+    let mut report = match (&args.incident, &args.customer, &args.period) {
+        (Some(incident), None, None) => {
+            settle::settle_incident(&mut *store.conn()?, incident, &opts)?
+        }
+        (None, Some(customer), Some(period)) => {
+            let label = PeriodLabel::parse(period).map_err(|m| Error::invalid("period", m))?;
+            settle::settle_customer_period(&mut *store.conn()?, customer, label, &opts)?
+        }
+        _ => {
+            return Err(Error::invalid(
+                "incident",
+                "give --incident ID, or --customer ID with --period LABEL",
+            ))
+        }
+    };
+    if !args.lines {
+        report.data.retain(|l| l.changes);
+    }
+    print(&report)
+}
+
+/// The command line's ledger view: the customer, balances, and entries (compact lines by
+/// default), with `created_at` also in the customer's zone.
+#[derive(Serialize)]
+struct LedgerOut {
+    customer: CustomerView,
+    balances: Vec<crate::wire::credits::Balance>,
+    data: Vec<Value>,
+}
+
+fn run_ledger(database: &str, args: &LedgerArgs) -> Result<(), Error> {
+    let period = args
+        .period
+        .as_deref()
+        .map(|p| PeriodLabel::parse(p).map_err(|m| Error::invalid("period", m)))
+        .transpose()?;
+    let store = Store::open_existing(database)?;
+    let mut conn = store.conn()?;
+    let c = customers::load_customer(&mut conn, &args.customer)?
+        .ok_or_else(|| Error::not_found("customer", args.customer.as_str()))?;
+    let mut entries = ledger::entries_for_customer(&mut conn, &args.customer)?;
+    let balances = ledger::balances(&entries)?;
+    if let Some(p) = period {
+        let label = p.to_string();
+        entries.retain(|e| e.period == label);
+    }
+    let views = ledger::entry_views(&mut conn, &entries)?;
+    let data = entries
+        .iter()
+        .zip(&views)
+        .map(|(e, v)| entry_json(v, args.breakdown, format_local(e.created_at, c.timezone)))
+        .collect::<Result<Vec<_>, _>>()?;
+    print(&LedgerOut {
+        customer: CustomerView::from(&c),
+        balances,
+        data,
+    })
+}
+
+fn entry_json(view: &EntryView, whole: bool, local: String) -> Result<Value, Error> {
+    let mut v = if whole {
+        serde_json::to_value(view)
+    } else {
+        serde_json::to_value(EntryLine::from(view))
+    }
+    .map_err(|e| Error::internal_from("rendering JSON", e))?;
+    if let Value::Object(map) = &mut v {
+        map.insert("created_at_local".into(), Value::String(local));
+    }
+    Ok(v)
+}
+
+fn run_goodwill(database: &str, actor: &str, args: GoodwillArgs) -> Result<(), Error> {
+    let cmd = GoodwillInput {
+        days: args.days.map(Value::String),
+        amount: args.amount.map(Value::String),
+        currency: args.currency,
+        reason: args.reason,
+        period: args.period,
+        reference: args.reference,
+    }
+    .check(&args.customer)?;
+    let store = Store::open(database)?;
+    let mut conn = store.conn()?;
+    let entry = ledger::goodwill(&mut conn, &cmd, actor, now())?;
+    print(&ledger::entry_views(&mut conn, &[entry])?)
+}
+
+fn run_reverse(database: &str, actor: &str, entry: &str, reason: String) -> Result<(), Error> {
+    let reason = ReversalInput { reason }.check()?;
+    let id = parse_entry_id(entry).ok_or_else(|| Error::not_found("entry", entry))?;
+    let store = Store::open(database)?;
+    let mut conn = store.conn()?;
+    let e = ledger::reverse(&mut conn, id, &reason, actor, now())?;
+    print(&ledger::entry_views(&mut conn, &[e])?)
 }
 
 fn quote(file: &str) -> i32 {
@@ -549,15 +672,10 @@ fn quote(file: &str) -> i32 {
     };
     let result = parse_quote(&text).and_then(|input| crate::domain::compute(&input));
     match result {
-        Ok(r) => match serde_json::to_string_pretty(&QuoteResponse::from(&r)) {
-            Ok(json) => {
-                use std::io::Write;
-                // A closed pipe (`| head`) is not worth a panic: the quote is complete.
-                let _ = writeln!(std::io::stdout().lock(), "{json}");
-                0
-            }
+        Ok(r) => match print(&QuoteResponse::from(&r)) {
+            Ok(()) => 0,
             Err(e) => {
-                eprintln!("internal error: {e}");
+                eprintln!("{}", Lines(&e));
                 1
             }
         },

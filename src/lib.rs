@@ -1,6 +1,8 @@
 //! sla-credit: exact, time-zone-true SLA credits and an append-only credit ledger.
 //!
 //! - [`domain`]: the pure engine (no I/O, no clock): every figure is computed there.
+//! - [`wire`]: where the doors meet: request forms and their checks into commands, views,
+//!   and the one error taxonomy.
 //! - [`store`]: the database (diesel + SQLite): plans, customers, incidents, the ledger and
 //!   settlement. The only place with SQL.
 //! - [`cli`]: the command line.
@@ -29,3 +31,4 @@
 pub mod cli;
 pub mod domain;
 pub mod store;
+pub mod wire;

@@ -9,6 +9,17 @@ pub struct FieldError {
     pub field: String,
     /// What is wrong, in words a user can act on.
     pub message: String,
+    /// A stable word for programs: `required`, `unknown_field`, `invalid`, `out_of_range`,
+    /// `not_found`, `taken`.
+    pub code: &'static str,
+}
+
+impl FieldError {
+    /// The same problem with another stable code.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
 }
 
 impl fmt::Display for FieldError {
@@ -36,10 +47,12 @@ impl fmt::Display for ValidationErrors {
 impl ValidationErrors {
     /// A single error for one field.
     pub fn one(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ValidationErrors(vec![FieldError {
-            field: field.into(),
-            message: message.into(),
-        }])
+        ValidationErrors(vec![field_error(field, message)])
+    }
+
+    /// A single error for one field, with its stable code.
+    pub fn coded(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        ValidationErrors(vec![field_error(field, message).with_code(code)])
     }
 }
 
@@ -53,10 +66,33 @@ impl Errors {
     }
 
     pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.into(),
-            message: message.into(),
-        });
+        self.0.push(field_error(field, message));
+    }
+
+    /// Records a problem with its stable code.
+    pub fn push_error(&mut self, error: FieldError) {
+        self.0.push(error);
+    }
+
+    /// Keeps the value of a check that may report several problems, or records them all.
+    pub fn take_all<T>(&mut self, result: Result<T, ValidationErrors>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(ValidationErrors(list)) => {
+                self.0.extend(list);
+                None
+            }
+        }
+    }
+
+    /// The problems recorded, for a check whose value could not be built; never empty (a
+    /// check that failed without saying why is reported against `fallback`).
+    pub fn into_errors(self, fallback: &str) -> ValidationErrors {
+        if self.0.is_empty() {
+            ValidationErrors::one(fallback, "is not valid")
+        } else {
+            ValidationErrors(self.0)
+        }
     }
 
     /// Keeps the value of a check, or records its error and gives `None`.
@@ -93,5 +129,6 @@ pub fn field_error(field: impl Into<String>, message: impl Into<String>) -> Fiel
     FieldError {
         field: field.into(),
         message: message.into(),
+        code: "invalid",
     }
 }

@@ -3,11 +3,13 @@
 //! is computed here, once, exactly (`credit-rules.md`).
 
 pub mod batch;
+pub mod book;
 pub mod breakdown;
 pub mod credit;
 pub mod error;
 pub mod exact;
 pub mod fee;
+pub mod ids;
 pub mod interval;
 pub mod money;
 pub mod period;
@@ -15,6 +17,7 @@ pub mod policy;
 pub mod presets;
 pub mod quote;
 pub mod rational;
+pub mod scope;
 pub mod settlement;
 pub mod time;
 

@@ -81,3 +81,22 @@ pub fn resolve(policy: &Value, at: &str) -> Result<Value, FieldError> {
     }
     Ok(Value::Object(base))
 }
+
+/// Resolves a preset like [`resolve`]; when the preset is unknown, also gives a stand-in
+/// policy (the overrides beside the preset, on a neutral rule) so that the request's other
+/// fields can still be checked and every problem listed at once.
+pub fn resolve_or_stand_in(policy: &Value, at: &str) -> (Value, Option<FieldError>) {
+    match resolve(policy, at) {
+        Ok(v) => (v, None),
+        Err(e) => {
+            let mut rest = match policy {
+                Value::Object(map) => map.clone(),
+                _ => Map::new(),
+            };
+            rest.remove("preset");
+            rest.entry("rule")
+                .or_insert_with(|| serde_json::json!({"kind": "downtime_multiple"}));
+            (Value::Object(rest), Some(e))
+        }
+    }
+}

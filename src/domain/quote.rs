@@ -111,14 +111,28 @@ impl From<&CreditResult> for QuoteResponse {
 
 /// Reads a quote request from JSON text: parse, resolve a policy preset, check every field.
 pub fn parse_quote(text: &str) -> Result<CreditInput, ValidationErrors> {
-    let mut value: Value = serde_json::from_str(text)
+    let value: Value = serde_json::from_str(text)
         .map_err(|e| ValidationErrors::one("body", format!("is not valid JSON: {e}")))?;
+    check_quote(value)
+}
+
+/// Checks a quote request already read as JSON: resolve a policy preset, check every field.
+pub fn check_quote(mut value: Value) -> Result<CreditInput, ValidationErrors> {
+    let mut preset_error = None;
     if let Some(policy) = value.get_mut("policy") {
-        let resolved = presets::resolve(policy, "policy").map_err(|e| ValidationErrors(vec![e]))?;
+        let (resolved, error) = presets::resolve_or_stand_in(policy, "policy");
         *policy = resolved;
+        preset_error = error;
     }
-    let request: QuoteRequest = from_value_at(value, "")?;
-    request.check()
+    let checked = from_value_at::<QuoteRequest>(value, "").and_then(|r| r.check());
+    match (preset_error, checked) {
+        (None, checked) => checked,
+        (Some(e), Ok(_)) => Err(ValidationErrors(vec![e])),
+        (Some(e), Err(mut others)) => {
+            others.0.insert(0, e);
+            Err(others)
+        }
+    }
 }
 
 /// Deserializes a JSON value, naming the failing field by its path under `at`.
@@ -152,7 +166,14 @@ pub fn from_value_at<T: serde::de::DeserializeOwned>(
             .next()
             .unwrap_or(&inner)
             .to_string();
-        ValidationErrors::one(field, message)
+        let code = if inner.starts_with("missing field") {
+            "required"
+        } else if inner.starts_with("unknown field") {
+            "unknown_field"
+        } else {
+            "invalid"
+        };
+        ValidationErrors::coded(field, code, message)
     })
 }
 

@@ -1,4 +1,4 @@
-//! Settlement arithmetic (credit-rules §6): credits are owed per (customer, period); a
+//! Settlement arithmetic (docs/rules.md §6): credits are owed per (customer, period); a
 //! settlement appends only the difference between the target and what is already booked.
 //! The store decides what is booked; the figures are decided here.
 
@@ -11,7 +11,7 @@ use super::interval::Span;
 use super::money::{Currency, RoundingMode};
 use super::period::PeriodLabel;
 
-/// Exact sum of amounts; `None` on overflow (impossible within the bounds of §5 for any
+/// Exact sum of amounts; `None` on overflow (impossible within the bounds of docs/rules.md §5 for any
 /// realistic ledger: 10^12 entries of 10^16).
 pub fn sum_amounts<'a>(amounts: impl IntoIterator<Item = &'a Decimal>) -> Option<Decimal> {
     amounts
@@ -51,6 +51,82 @@ pub fn goodwill_days(
     }
     let exact = period_fee(fees, tz, label) * q_int(days) / q_int(days_in_period);
     round_q(&exact, currency.minor_units(), rounding)
+}
+
+/// A goodwill gesture, figured: the amount and the sentence that explains it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Goodwill {
+    pub amount: Decimal,
+    pub explanation: String,
+}
+
+/// Goodwill of N days of a period's fee, with its explanation:
+/// `Goodwill: 2 days × 29.00 USD ÷ 31 days = 1.87 USD` (the fee shown rounded half-up to the
+/// minor unit; the amount is the exact figure rounded once by the policy's mode). `None` when
+/// the figure leaves the supported range.
+pub fn goodwill_of_days(
+    fees: &FeeSource,
+    tz: Tz,
+    label: PeriodLabel,
+    days: u32,
+    currency: Currency,
+    rounding: RoundingMode,
+) -> Option<Goodwill> {
+    let amount = goodwill_days(fees, tz, label, days, currency, rounding)?;
+    let fee = round_q(
+        &period_fee(fees, tz, label),
+        currency.minor_units(),
+        RoundingMode::HalfUp,
+    )?;
+    let days_in_period = label.in_zone(tz).local_days(tz);
+    let explanation = format!(
+        "Goodwill: {days} {} × {} {c} ÷ {days_in_period} days = {} {c}",
+        if days == 1 { "day" } else { "days" },
+        currency.format(fee),
+        currency.format(amount),
+        c = currency.code()
+    );
+    Some(Goodwill {
+        amount,
+        explanation,
+    })
+}
+
+/// Goodwill of a plain amount, with its explanation: `Goodwill: 25.00 USD`.
+pub fn goodwill_of_amount(amount: Decimal, currency: Currency) -> Goodwill {
+    Goodwill {
+        amount,
+        explanation: format!("Goodwill: {} {}", currency.format(amount), currency.code()),
+    }
+}
+
+/// The explanation of a reversal: `Reversal of cre_7: -1.87 USD`.
+pub fn reversal_explanation(original_id: &str, amount: Decimal, currency: Currency) -> String {
+    format!(
+        "Reversal of {original_id}: {} {}",
+        currency.format(amount),
+        currency.code()
+    )
+}
+
+/// The explanation of a settlement entry: the period's own line, and when something was
+/// already booked, how this entry relates to it.
+pub fn delta_explanation(
+    target_explanation: &str,
+    booked: Decimal,
+    delta: Decimal,
+    currency: Currency,
+) -> String {
+    if booked.is_zero() {
+        target_explanation.to_string()
+    } else {
+        format!(
+            "{target_explanation}; {} {c} already booked, this entry: {} {c}",
+            currency.format(booked),
+            currency.format(delta),
+            c = currency.code()
+        )
+    }
 }
 
 #[cfg(test)]

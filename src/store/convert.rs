@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 
 use crate::domain::time::{parse_instant, to_utc, Nanos};
 
-use super::StoreError;
+use crate::wire::Error;
 
 /// An instant as stored: UTC with nine fraction digits, so that text order is time order
 /// (`2026-01-16T05:06:00.000000000Z`).
@@ -15,8 +15,8 @@ pub fn ts(n: Nanos) -> String {
 }
 
 /// Reads a stored instant.
-pub fn read_ts(text: &str, what: &str) -> Result<Nanos, StoreError> {
-    parse_instant(text).map_err(|m| StoreError::Corrupt(format!("{what}: {m}")))
+pub fn read_ts(text: &str, what: &str) -> Result<Nanos, Error> {
+    parse_instant(text).map_err(|m| Error::internal(format!("{what}: {m}")))
 }
 
 /// An amount in integer minor units (`12.34` USD → 1234); `None` if it has more decimals than

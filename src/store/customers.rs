@@ -4,90 +4,22 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono_tz::Tz;
 use diesel::prelude::*;
-use serde::Serialize;
 
-use crate::domain::time::{format_utc, parse_zone, Nanos};
+use crate::domain::book::Customer;
+use crate::domain::time::{parse_zone, Nanos};
+use crate::wire::customers::NewCustomer;
+use crate::wire::ConflictKind;
 
 use super::convert::{read_ts, ts};
-use super::input::NewCustomer;
 use super::models::{CustomerRow, PlanChangeRow};
 use super::plans::{load_plan, load_plans};
 use super::schema::{customers, plan_changes};
 use super::sqlite::{is_unique_violation, write_tx, Conn};
-use super::StoreError;
+use crate::wire::Error;
 
 /// Rows per multi-row INSERT (SQLite allows 32,766 bound values per statement).
 const INSERT_CHUNK: usize = 1_000;
-
-/// A customer with their plan history, oldest change first (never empty).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Customer {
-    pub id: String,
-    pub name: String,
-    pub email: Option<String>,
-    pub timezone: Tz,
-    /// `(effective_at, plan_id)`, sorted.
-    pub history: Vec<(Nanos, String)>,
-}
-
-impl Customer {
-    /// The plan in force at an instant; before the first change, the first plan.
-    pub fn plan_at(&self, at: Nanos) -> &str {
-        let idx = self.history.partition_point(|(since, _)| *since <= at);
-        self.history
-            .get(idx.saturating_sub(1))
-            .map_or("", |(_, p)| p.as_str())
-    }
-
-    /// The current plan.
-    pub fn plan_id(&self) -> &str {
-        self.history.last().map_or("", |(_, p)| p.as_str())
-    }
-}
-
-/// The JSON view of a customer (api.md fields plus the history).
-#[derive(Debug, Clone, Serialize)]
-pub struct CustomerView {
-    pub id: String,
-    pub name: String,
-    pub email: Option<String>,
-    pub timezone: String,
-    pub plan_id: String,
-    pub plan_since: String,
-    pub plan_history: Vec<PlanChangeView>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PlanChangeView {
-    pub plan_id: String,
-    pub effective_at: String,
-}
-
-impl From<&Customer> for CustomerView {
-    fn from(c: &Customer) -> Self {
-        CustomerView {
-            id: c.id.clone(),
-            name: c.name.clone(),
-            email: c.email.clone(),
-            timezone: c.timezone.name().to_string(),
-            plan_id: c.plan_id().to_string(),
-            plan_since: c
-                .history
-                .last()
-                .map_or(String::new(), |(t, _)| format_utc(*t)),
-            plan_history: c
-                .history
-                .iter()
-                .map(|(t, p)| PlanChangeView {
-                    plan_id: p.clone(),
-                    effective_at: format_utc(*t),
-                })
-                .collect(),
-        }
-    }
-}
 
 fn rows_for(new: &NewCustomer, now: Nanos) -> (CustomerRow, PlanChangeRow) {
     (
@@ -108,14 +40,10 @@ fn rows_for(new: &NewCustomer, now: Nanos) -> (CustomerRow, PlanChangeRow) {
 }
 
 /// Adds one customer on a plan.
-pub fn add_customer(
-    conn: &mut Conn,
-    new: &NewCustomer,
-    now: Nanos,
-) -> Result<Customer, StoreError> {
+pub fn add_customer(conn: &mut Conn, new: &NewCustomer, now: Nanos) -> Result<Customer, Error> {
     write_tx(conn, |c| {
         if load_plan(c, &new.plan_id)?.is_none() {
-            return Err(StoreError::not_found(
+            return Err(Error::missing_reference(
                 "plan_id",
                 format!("no plan {:?}", new.plan_id),
             ));
@@ -126,7 +54,8 @@ pub fn add_customer(
             .execute(c)
         {
             Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::conflict(
+                return Err(Error::conflict(
+                    ConflictKind::IdTaken,
                     "id",
                     format!("customer {:?} already exists", new.id),
                 ))
@@ -136,28 +65,25 @@ pub fn add_customer(
         diesel::insert_into(plan_changes::table)
             .values(&change)
             .execute(c)?;
-        load_customer(c, &new.id)?.ok_or_else(|| StoreError::Corrupt("customer vanished".into()))
+        load_customer(c, &new.id)?.ok_or_else(|| Error::internal("customer vanished"))
     })
 }
 
 /// Adds many customers in one transaction (imports, tests, benchmarks): all or none.
-pub fn add_customers(
-    conn: &mut Conn,
-    list: &[NewCustomer],
-    now: Nanos,
-) -> Result<usize, StoreError> {
+pub fn add_customers(conn: &mut Conn, list: &[NewCustomer], now: Nanos) -> Result<usize, Error> {
     write_tx(conn, |c| {
         let plans = load_plans(c)?;
         let mut seen = HashSet::with_capacity(list.len());
         for (i, n) in list.iter().enumerate() {
             if !plans.contains_key(&n.plan_id) {
-                return Err(StoreError::not_found(
+                return Err(Error::missing_reference(
                     format!("[{i}].plan_id"),
                     format!("no plan {:?}", n.plan_id),
                 ));
             }
             if !seen.insert(n.id.as_str()) {
-                return Err(StoreError::conflict(
+                return Err(Error::conflict(
+                    ConflictKind::IdTaken,
                     format!("[{i}].id"),
                     format!("customer {:?} is listed twice", n.id),
                 ));
@@ -170,7 +96,11 @@ pub fn add_customers(
                 .execute(c)
             {
                 Err(e) if is_unique_violation(&e) => {
-                    return Err(StoreError::conflict("id", "a customer id already exists"))
+                    return Err(Error::conflict(
+                        ConflictKind::IdTaken,
+                        "id",
+                        "a customer id already exists",
+                    ))
                 }
                 r => r?,
             };
@@ -189,18 +119,17 @@ pub fn change_plan(
     plan_id: &str,
     at: Nanos,
     now: Nanos,
-) -> Result<Customer, StoreError> {
+) -> Result<Customer, Error> {
     write_tx(conn, |c| {
-        let customer = load_customer(c, customer_id)?.ok_or_else(|| {
-            StoreError::not_found("customer", format!("no customer {customer_id:?}"))
-        })?;
+        let customer = load_customer(c, customer_id)?
+            .ok_or_else(|| Error::not_found("customer", customer_id))?;
         let plan = load_plan(c, plan_id)?
-            .ok_or_else(|| StoreError::not_found("plan_id", format!("no plan {plan_id:?}")))?;
+            .ok_or_else(|| Error::missing_reference("plan_id", format!("no plan {plan_id:?}")))?;
         let current = load_plan(c, customer.plan_id())?.ok_or_else(|| {
-            StoreError::Corrupt(format!("customer {customer_id} is on a missing plan"))
+            Error::internal(format!("customer {customer_id} is on a missing plan"))
         })?;
         if current.currency != plan.currency {
-            return Err(StoreError::invalid(
+            return Err(Error::invalid(
                 "plan_id",
                 format!(
                     "plan {plan_id:?} is billed in {}, the customer's plans in {}",
@@ -219,22 +148,19 @@ pub fn change_plan(
             .execute(c)
         {
             Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::conflict(
+                return Err(Error::conflict(
+                    ConflictKind::State,
                     "effective_at",
                     "the customer already has a plan change at that instant",
                 ))
             }
             r => r?,
         };
-        load_customer(c, customer_id)?
-            .ok_or_else(|| StoreError::Corrupt("customer vanished".into()))
+        load_customer(c, customer_id)?.ok_or_else(|| Error::internal("customer vanished"))
     })
 }
 
-fn assemble(
-    rows: Vec<CustomerRow>,
-    changes: Vec<PlanChangeRow>,
-) -> Result<Vec<Customer>, StoreError> {
+fn assemble(rows: Vec<CustomerRow>, changes: Vec<PlanChangeRow>) -> Result<Vec<Customer>, Error> {
     let mut by_id: HashMap<String, Vec<(Nanos, String)>> = HashMap::with_capacity(rows.len());
     for ch in changes {
         let at = read_ts(&ch.effective_at, "plan_changes.effective_at")?;
@@ -246,13 +172,10 @@ fn assemble(
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let timezone = parse_zone(&r.timezone)
-            .map_err(|m| StoreError::Corrupt(format!("customer {}: {m}", r.id)))?;
+            .map_err(|m| Error::internal(format!("customer {}: {m}", r.id)))?;
         let mut history = by_id.remove(&r.id).unwrap_or_default();
         if history.is_empty() {
-            return Err(StoreError::Corrupt(format!(
-                "customer {} has no plan",
-                r.id
-            )));
+            return Err(Error::internal(format!("customer {} has no plan", r.id)));
         }
         history.sort();
         out.push(Customer {
@@ -267,7 +190,7 @@ fn assemble(
 }
 
 /// One customer with their plan history.
-pub fn load_customer(conn: &mut Conn, id: &str) -> Result<Option<Customer>, StoreError> {
+pub fn load_customer(conn: &mut Conn, id: &str) -> Result<Option<Customer>, Error> {
     let rows: Vec<CustomerRow> = customers::table
         .filter(customers::id.eq(id))
         .select(CustomerRow::as_select())
@@ -285,7 +208,7 @@ pub fn load_customer_range(
     conn: &mut Conn,
     first: &str,
     last: &str,
-) -> Result<Vec<Customer>, StoreError> {
+) -> Result<Vec<Customer>, Error> {
     let rows: Vec<CustomerRow> = customers::table
         .filter(customers::id.between(first, last))
         .order(customers::id)
@@ -299,9 +222,55 @@ pub fn load_customer_range(
 }
 
 /// Every customer id, in order.
-pub fn customer_ids(conn: &mut Conn) -> Result<Vec<String>, StoreError> {
+pub fn customer_ids(conn: &mut Conn) -> Result<Vec<String>, Error> {
     Ok(customers::table
         .select(customers::id)
         .order(customers::id)
         .load(conn)?)
+}
+
+/// Customers ordered by id, one page after a cursor; `q` keeps those whose id, name or e-mail
+/// starts with it (case-insensitive for ASCII).
+pub fn search_customers(
+    conn: &mut Conn,
+    q: Option<&str>,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Customer>, Error> {
+    let mut query = customers::table
+        .order(customers::id.asc())
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .into_boxed();
+    if let Some(a) = after {
+        query = query.filter(customers::id.gt(a.to_string()));
+    }
+    if let Some(q) = q.filter(|q| !q.is_empty()) {
+        let escaped: String = q
+            .chars()
+            .flat_map(|ch| match ch {
+                '%' | '_' | '\\' => vec!['\\', ch],
+                _ => vec![ch],
+            })
+            .collect();
+        let pattern = format!("{escaped}%");
+        query = query.filter(
+            customers::id
+                .like(pattern.clone())
+                .escape('\\')
+                .or(customers::name.like(pattern.clone()).escape('\\'))
+                .or(customers::email.like(pattern).escape('\\')),
+        );
+    }
+    let rows: Vec<CustomerRow> = query.select(CustomerRow::as_select()).load(conn)?;
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut changes: Vec<PlanChangeRow> = Vec::new();
+    for chunk in ids.chunks(10_000) {
+        changes.extend(
+            plan_changes::table
+                .filter(plan_changes::customer_id.eq_any(chunk))
+                .select(PlanChangeRow::as_select())
+                .load::<PlanChangeRow>(conn)?,
+        );
+    }
+    assemble(rows, changes)
 }

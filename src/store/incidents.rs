@@ -5,90 +5,26 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 use rust_decimal::Decimal;
-use serde::Serialize;
 
+use crate::domain::book::IncidentRecord;
 use crate::domain::interval::Span;
-use crate::domain::time::{format_utc, Nanos};
+use crate::domain::scope::{IncidentKind, Scope};
+use crate::domain::time::Nanos;
+use crate::wire::incidents::{CheckedPatch, NewIncident};
+use crate::wire::ConflictKind;
 
 use super::convert::{read_ts, ts};
-use super::customers::Customer;
-use super::input::{CheckedPatch, IncidentKind, NewIncident, Scope};
 use super::models::{IncidentCustomerRow, IncidentPlanRow, IncidentRow};
 use super::schema::{customers, incident_customers, incident_plans, incidents, plans};
 use super::sqlite::{is_unique_violation, write_tx, Conn};
-use super::StoreError;
-
-/// An incident as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredIncident {
-    pub id: String,
-    pub title: String,
-    pub kind: IncidentKind,
-    pub started_at: Nanos,
-    pub ended_at: Option<Nanos>,
-    pub impact: Decimal,
-    pub summary: Option<String>,
-    pub scope: Scope,
-}
-
-impl StoredIncident {
-    /// Its window, an ongoing one up to `as_of`; `None` if it had not started by then.
-    pub fn span(&self, as_of: Nanos) -> Option<Span> {
-        Span::new(self.started_at, self.ended_at.unwrap_or(as_of))
-    }
-
-    /// Whether it concerns a customer: everyone, the customer's plan at the incident's start,
-    /// or the customer by id.
-    pub fn concerns(&self, customer: &Customer) -> bool {
-        match &self.scope {
-            Scope::All => true,
-            Scope::Plans(ids) => ids
-                .binary_search_by(|p| p.as_str().cmp(customer.plan_at(self.started_at)))
-                .is_ok(),
-            Scope::Customers(ids) => ids.binary_search(&customer.id).is_ok(),
-        }
-    }
-}
-
-/// The JSON view (api.md incident fields).
-#[derive(Debug, Clone, Serialize)]
-pub struct IncidentView {
-    pub id: String,
-    pub title: String,
-    pub kind: String,
-    pub started_at: String,
-    pub ended_at: Option<String>,
-    pub impact: String,
-    pub summary: Option<String>,
-    pub scope: serde_json::Value,
-}
-
-impl From<&StoredIncident> for IncidentView {
-    fn from(i: &StoredIncident) -> Self {
-        let scope = match &i.scope {
-            Scope::All => serde_json::json!({"all": true}),
-            Scope::Plans(ids) => serde_json::json!({ "plans": ids }),
-            Scope::Customers(ids) => serde_json::json!({ "customers": ids }),
-        };
-        IncidentView {
-            id: i.id.clone(),
-            title: i.title.clone(),
-            kind: i.kind.as_str().to_string(),
-            started_at: format_utc(i.started_at),
-            ended_at: i.ended_at.map(format_utc),
-            impact: i.impact.to_string(),
-            summary: i.summary.clone(),
-            scope,
-        }
-    }
-}
+use crate::wire::Error;
 
 /// Records an incident; every id its scope names must exist.
 pub fn add_incident(
     conn: &mut Conn,
     new: &NewIncident,
     now: Nanos,
-) -> Result<StoredIncident, StoreError> {
+) -> Result<IncidentRecord, Error> {
     write_tx(conn, |c| {
         let row = IncidentRow {
             id: new.id.clone(),
@@ -107,7 +43,8 @@ pub fn add_incident(
             .execute(c)
         {
             Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::conflict(
+                return Err(Error::conflict(
+                    ConflictKind::IdTaken,
                     "id",
                     format!("incident {:?} already exists", new.id),
                 ))
@@ -122,7 +59,7 @@ pub fn add_incident(
                     .select(plans::id)
                     .load(c)?;
                 if let Some(missing) = ids.iter().find(|id| !known.contains(id)) {
-                    return Err(StoreError::not_found(
+                    return Err(Error::missing_reference(
                         "scope.plans",
                         format!("no plan {missing:?}"),
                     ));
@@ -150,7 +87,7 @@ pub fn add_incident(
                 }
                 known.sort();
                 if let Some(missing) = ids.iter().find(|id| known.binary_search(id).is_err()) {
-                    return Err(StoreError::not_found(
+                    return Err(Error::missing_reference(
                         "scope.customers",
                         format!("no customer {missing:?}"),
                     ));
@@ -169,7 +106,7 @@ pub fn add_incident(
                 }
             }
         }
-        load_incident(c, &new.id)?.ok_or_else(|| StoreError::Corrupt("incident vanished".into()))
+        load_incident(c, &new.id)?.ok_or_else(|| Error::internal("incident vanished"))
     })
 }
 
@@ -180,13 +117,12 @@ pub fn update_incident(
     id: &str,
     patch: &CheckedPatch,
     now: Nanos,
-) -> Result<StoredIncident, StoreError> {
+) -> Result<IncidentRecord, Error> {
     write_tx(conn, |c| {
-        let current = load_incident(c, id)?
-            .ok_or_else(|| StoreError::not_found("id", format!("no incident {id:?}")))?;
+        let current = load_incident(c, id)?.ok_or_else(|| Error::not_found("incident", id))?;
         if let Some(end) = patch.ended_at {
             if end <= current.started_at {
-                return Err(StoreError::invalid("ended_at", "must be after started_at"));
+                return Err(Error::invalid("ended_at", "must be after started_at"));
             }
         }
         let ended_at = patch.ended_at.or(current.ended_at).map(ts);
@@ -204,11 +140,11 @@ pub fn update_incident(
                 incidents::updated_at.eq(ts(now)),
             ))
             .execute(c)?;
-        load_incident(c, id)?.ok_or_else(|| StoreError::Corrupt("incident vanished".into()))
+        load_incident(c, id)?.ok_or_else(|| Error::internal("incident vanished"))
     })
 }
 
-fn from_rows(rows: Vec<IncidentRow>, conn: &mut Conn) -> Result<Vec<StoredIncident>, StoreError> {
+fn from_rows(rows: Vec<IncidentRow>, conn: &mut Conn) -> Result<Vec<IncidentRecord>, Error> {
     let scoped: Vec<&str> = rows
         .iter()
         .filter(|r| r.scope != "all")
@@ -237,7 +173,7 @@ fn from_rows(rows: Vec<IncidentRow>, conn: &mut Conn) -> Result<Vec<StoredIncide
     }
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let bad = |m: String| StoreError::Corrupt(format!("incident {}: {m}", r.id));
+        let bad = |m: String| Error::internal(format!("incident {}: {m}", r.id));
         let kind = IncidentKind::parse(&r.kind).map_err(bad)?;
         let impact = Decimal::from_str_exact(&r.impact).map_err(|e| bad(e.to_string()))?;
         let scope = match r.scope.as_str() {
@@ -254,7 +190,7 @@ fn from_rows(rows: Vec<IncidentRow>, conn: &mut Conn) -> Result<Vec<StoredIncide
             }
             other => return Err(bad(format!("unknown scope {other:?}"))),
         };
-        out.push(StoredIncident {
+        out.push(IncidentRecord {
             started_at: read_ts(&r.started_at, "incidents.started_at")?,
             ended_at: r
                 .ended_at
@@ -273,7 +209,7 @@ fn from_rows(rows: Vec<IncidentRow>, conn: &mut Conn) -> Result<Vec<StoredIncide
 }
 
 /// One incident.
-pub fn load_incident(conn: &mut Conn, id: &str) -> Result<Option<StoredIncident>, StoreError> {
+pub fn load_incident(conn: &mut Conn, id: &str) -> Result<Option<IncidentRecord>, Error> {
     let rows: Vec<IncidentRow> = incidents::table
         .filter(incidents::id.eq(id))
         .select(IncidentRow::as_select())
@@ -286,7 +222,7 @@ pub fn load_overlapping(
     conn: &mut Conn,
     range: Span,
     as_of: Nanos,
-) -> Result<Vec<StoredIncident>, StoreError> {
+) -> Result<Vec<IncidentRecord>, Error> {
     let rows: Vec<IncidentRow> = incidents::table
         .filter(incidents::started_at.lt(ts(range.end)))
         .filter(
@@ -300,4 +236,21 @@ pub fn load_overlapping(
     let mut out = from_rows(rows, conn)?;
     out.retain(|i| i.span(as_of).is_some_and(|s| s.overlaps(&range)));
     Ok(out)
+}
+
+/// Incidents ordered by id, one page after a cursor.
+pub fn list_incidents(
+    conn: &mut Conn,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<IncidentRecord>, Error> {
+    let mut q = incidents::table
+        .order(incidents::id.asc())
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .into_boxed();
+    if let Some(a) = after {
+        q = q.filter(incidents::id.gt(a.to_string()));
+    }
+    let rows: Vec<IncidentRow> = q.select(IncidentRow::as_select()).load(conn)?;
+    from_rows(rows, conn)
 }

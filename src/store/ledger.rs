@@ -1,4 +1,4 @@
-//! The credit ledger (credit-rules §6): entries are appended, never updated or deleted (the
+//! The credit ledger (docs/rules.md §6): entries are appended, never updated or deleted (the
 //! database refuses both). Balances are derived, summed in Rust with exact decimals — never by
 //! SQL. Goodwill and reversal entries live here; settlement entries come from [`super::settle`].
 
@@ -6,55 +6,30 @@ use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
 use rust_decimal::Decimal;
-use serde::Serialize;
 use serde_json::Value;
 
-use crate::domain::exact::round_q;
-use crate::domain::money::{Currency, RoundingMode};
-use crate::domain::period::PeriodLabel;
-use crate::domain::settlement::{goodwill_days, period_fee, sum_amounts};
+use crate::domain::book::{
+    current_period, fee_source, measuring_zone, version_for_period, EntryKind,
+};
+use crate::domain::ids::{self, entry_id};
+use crate::domain::money::Currency;
+use crate::domain::settlement::{
+    goodwill_of_amount, goodwill_of_days, reversal_explanation, sum_amounts,
+};
 use crate::domain::time::{format_utc, Nanos};
 use crate::domain::{ENGINE_VERSION, TZDB_VERSION};
+use crate::wire::credits::{Balance, EntryView, GoodwillCommand, Grant};
+use crate::wire::{ConflictKind, Error};
 
 use super::convert::{from_minor, read_ts, to_minor, ts};
-use super::customers::{load_customer, Customer};
+use super::customers::load_customer;
 use super::models::{BreakdownRow, EntryRow};
-use super::plans::{load_plans, PlanInfo, PlanVersion};
+use super::plans::load_plans;
 use super::schema::{credit_breakdowns, ledger_entries, plan_versions};
-use super::settle::{fee_source, version_for_period};
-use super::sqlite::{is_unique_violation, write_tx, Conn};
-use super::StoreError;
+use super::sqlite::{write_tx, Conn};
 
 /// Rows per multi-row INSERT: 20 columns × 1,000 rows stays under SQLite's 32,766 variables.
 pub const ENTRY_INSERT_CHUNK: usize = 1_000;
-
-/// What an entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EntryKind {
-    /// A settlement delta: target − already booked `sla_credit` (the only kind in that sum).
-    SlaCredit,
-    Goodwill,
-    Reversal,
-}
-
-impl EntryKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            EntryKind::SlaCredit => "sla_credit",
-            EntryKind::Goodwill => "goodwill",
-            EntryKind::Reversal => "reversal",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Self, String> {
-        match s {
-            "sla_credit" => Ok(EntryKind::SlaCredit),
-            "goodwill" => Ok(EntryKind::Goodwill),
-            "reversal" => Ok(EntryKind::Reversal),
-            _ => Err(format!("unknown entry kind {s:?}")),
-        }
-    }
-}
 
 /// A ledger entry, read back.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,9 +56,9 @@ pub struct Entry {
 }
 
 impl TryFrom<EntryRow> for Entry {
-    type Error = StoreError;
-    fn try_from(r: EntryRow) -> Result<Self, StoreError> {
-        let bad = |m: String| StoreError::Corrupt(format!("ledger entry {}: {m}", r.id));
+    type Error = Error;
+    fn try_from(r: EntryRow) -> Result<Self, Error> {
+        let bad = |m: String| Error::internal(format!("ledger entry {}: {m}", r.id));
         let currency = Currency::parse(&r.currency).map_err(bad)?;
         let minor_units = u32::try_from(r.minor_units).map_err(|e| bad(e.to_string()))?;
         Ok(Entry {
@@ -114,44 +89,9 @@ impl TryFrom<EntryRow> for Entry {
     }
 }
 
-/// The JSON view of an entry (api.md), with its breakdown and policy as applied.
-#[derive(Debug, Clone, Serialize)]
-pub struct EntryView {
-    pub id: String,
-    pub kind: String,
-    pub customer_id: String,
-    pub period: String,
-    pub amount: String,
-    pub currency: String,
-    pub incident_ids: Vec<String>,
-    pub reason: Option<String>,
-    pub created_at: String,
-    pub created_by: String,
-    pub reverses: Option<String>,
-    pub plan_id: Option<String>,
-    pub policy_version: Option<i64>,
-    pub rounding: Option<String>,
-    pub explanation: String,
-    pub breakdown: Value,
-    pub policy: Value,
-    pub as_of: Option<String>,
-    pub tzdb_version: String,
-    pub engine_version: String,
-}
-
-/// A customer's balance in one currency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Balance {
-    pub currency: String,
-    /// Exact sum of the entries, with the currency's minor digits.
-    pub total: String,
-    #[serde(skip)]
-    pub amount: Decimal,
-}
-
 /// Balances per currency, summed in Rust with exact decimals (checked: an overflow is an
 /// error, never a wrong figure).
-pub fn balances(entries: &[Entry]) -> Result<Vec<Balance>, StoreError> {
+pub fn balances(entries: &[Entry]) -> Result<Vec<Balance>, Error> {
     let mut by_currency: BTreeMap<&'static str, (Currency, Vec<Decimal>)> = BTreeMap::new();
     for e in entries {
         by_currency
@@ -163,19 +103,20 @@ pub fn balances(entries: &[Entry]) -> Result<Vec<Balance>, StoreError> {
     by_currency
         .into_values()
         .map(|(currency, amounts)| {
-            let amount = sum_amounts(&amounts)
-                .ok_or_else(|| StoreError::Corrupt("balance overflows".into()))?;
+            let amount =
+                sum_amounts(&amounts).ok_or_else(|| Error::internal("balance overflows"))?;
             Ok(Balance {
                 currency: currency.code().to_string(),
                 total: currency.format(amount),
-                amount,
+                exported: currency.format(Decimal::ZERO),
+                pending: currency.format(amount),
             })
         })
         .collect()
 }
 
 /// A customer's entries, newest first.
-pub fn entries_for_customer(conn: &mut Conn, customer_id: &str) -> Result<Vec<Entry>, StoreError> {
+pub fn entries_for_customer(conn: &mut Conn, customer_id: &str) -> Result<Vec<Entry>, Error> {
     let rows: Vec<EntryRow> = ledger_entries::table
         .filter(ledger_entries::customer_id.eq(customer_id))
         .order(ledger_entries::id.desc())
@@ -185,7 +126,7 @@ pub fn entries_for_customer(conn: &mut Conn, customer_id: &str) -> Result<Vec<En
 }
 
 /// One entry.
-pub fn load_entry(conn: &mut Conn, id: i64) -> Result<Option<Entry>, StoreError> {
+pub fn load_entry(conn: &mut Conn, id: i64) -> Result<Option<Entry>, Error> {
     let row: Option<EntryRow> = ledger_entries::table
         .find(id)
         .select(EntryRow::as_select())
@@ -195,7 +136,7 @@ pub fn load_entry(conn: &mut Conn, id: i64) -> Result<Option<Entry>, StoreError>
 }
 
 /// Entries as JSON, with their breakdowns and policies joined in.
-pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>, StoreError> {
+pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>, Error> {
     let shas: Vec<&str> = entries
         .iter()
         .filter_map(|e| e.breakdown_sha256.as_deref())
@@ -207,9 +148,21 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
             .select(BreakdownRow::as_select())
             .load(conn)?;
         for r in rows {
-            let v =
-                serde_json::from_str(&r.body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let v = serde_json::from_str(&r.body).map_err(|e| Error::internal(e.to_string()))?;
             bodies.insert(r.sha256, v);
+        }
+    }
+    let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
+    let mut reversed_by: HashMap<i64, i64> = HashMap::new();
+    for chunk in ids.chunks(10_000) {
+        let pairs: Vec<(i64, Option<i64>)> = ledger_entries::table
+            .filter(ledger_entries::reverses.eq_any(chunk))
+            .select((ledger_entries::id, ledger_entries::reverses))
+            .load(conn)?;
+        for (id, original) in pairs {
+            if let Some(o) = original {
+                reversed_by.insert(o, id);
+            }
         }
     }
     let mut policies: HashMap<(String, i64), Value> = HashMap::new();
@@ -222,15 +175,14 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
                 .find((p, v))
                 .select(plan_versions::policy)
                 .first(conn)?;
-            let value =
-                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let value = serde_json::from_str(&text).map_err(|e| Error::internal(e.to_string()))?;
             policies.insert((p.clone(), v), value);
         }
     }
     Ok(entries
         .iter()
         .map(|e| EntryView {
-            id: e.id.to_string(),
+            id: entry_id(e.id),
             kind: e.kind.as_str().to_string(),
             customer_id: e.customer_id.clone(),
             period: e.period.clone(),
@@ -238,9 +190,13 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
             currency: e.currency.code().to_string(),
             incident_ids: e.incident_ids.clone(),
             reason: e.reason.clone(),
+            reference: None,
             created_at: format_utc(e.created_at),
             created_by: e.created_by.clone(),
-            reverses: e.reverses.map(|r| r.to_string()),
+            reverses: e.reverses.map(entry_id),
+            reversed_by: reversed_by.get(&e.id).copied().map(entry_id),
+            settlement_id: None,
+            export_id: None,
             plan_id: e.plan_id.clone(),
             policy_version: e.policy_version,
             rounding: e.rounding.clone(),
@@ -266,7 +222,7 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
 
 /// The next free entry id. Only meaningful inside a write transaction (the write lock is
 /// held, so nobody else appends in between).
-pub fn next_entry_id(conn: &mut Conn) -> Result<i64, StoreError> {
+pub fn next_entry_id(conn: &mut Conn) -> Result<i64, Error> {
     let max: Option<i64> = ledger_entries::table
         .select(diesel::dsl::max(ledger_entries::id))
         .first(conn)?;
@@ -274,7 +230,7 @@ pub fn next_entry_id(conn: &mut Conn) -> Result<i64, StoreError> {
 }
 
 /// Appends rows, many per statement.
-pub fn insert_entries(conn: &mut Conn, rows: &[EntryRow]) -> Result<(), StoreError> {
+pub fn insert_entries(conn: &mut Conn, rows: &[EntryRow]) -> Result<(), Error> {
     for chunk in rows.chunks(ENTRY_INSERT_CHUNK) {
         diesel::insert_into(ledger_entries::table)
             .values(chunk)
@@ -284,7 +240,7 @@ pub fn insert_entries(conn: &mut Conn, rows: &[EntryRow]) -> Result<(), StoreErr
 }
 
 /// Stores breakdowns by content; one already stored is kept as it is.
-pub fn insert_breakdowns(conn: &mut Conn, rows: &[BreakdownRow]) -> Result<(), StoreError> {
+pub fn insert_breakdowns(conn: &mut Conn, rows: &[BreakdownRow]) -> Result<(), Error> {
     for chunk in rows.chunks(1_000) {
         diesel::insert_or_ignore_into(credit_breakdowns::table)
             .values(chunk)
@@ -293,39 +249,25 @@ pub fn insert_breakdowns(conn: &mut Conn, rows: &[BreakdownRow]) -> Result<(), S
     Ok(())
 }
 
-/// A goodwill gesture (credit-rules §6): N days of a period's fee, or an amount.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GoodwillRequest {
-    pub customer_id: String,
-    pub days: Option<u32>,
-    pub amount: Option<Decimal>,
-    /// Must be the customer's currency when given.
-    pub currency: Option<String>,
-    pub reason: String,
-    /// Default: the customer's current period.
-    pub period: Option<String>,
-}
-
 /// Appends a goodwill entry. It is outside the settlement sum: it never shrinks a contractual
 /// credit, and a later settlement ignores it.
 pub fn goodwill(
     conn: &mut Conn,
-    req: &GoodwillRequest,
+    cmd: &GoodwillCommand,
     actor: &str,
     now: Nanos,
-) -> Result<Entry, StoreError> {
-    if req.reason.trim().is_empty() {
-        return Err(StoreError::invalid("reason", "must not be empty"));
-    }
+) -> Result<Entry, Error> {
     write_tx(conn, |c| {
-        let customer = load_customer(c, &req.customer_id)?.ok_or_else(|| {
-            StoreError::not_found("customer", format!("no customer {:?}", req.customer_id))
-        })?;
+        let customer = load_customer(c, &cmd.customer_id)?
+            .ok_or_else(|| Error::not_found("customer", cmd.customer_id.as_str()))?;
         let plans = load_plans(c)?;
-        let label = goodwill_period(&customer, &plans, req.period.as_deref(), now)?;
+        let label = match cmd.period {
+            Some(p) => p,
+            None => current_period(&customer, &plans, now)?,
+        };
         let version = version_for_period(&customer, &plans, label)?;
         if version.policy.period != label.kind() {
-            return Err(StoreError::invalid(
+            return Err(Error::invalid(
                 "period",
                 format!(
                     "the customer's policy measures by {}",
@@ -334,68 +276,30 @@ pub fn goodwill(
             ));
         }
         let currency = version.currency;
-        if let Some(code) = &req.currency {
-            if code != currency.code() {
-                return Err(StoreError::invalid(
+        if let Some(given) = cmd.currency {
+            if given != currency {
+                return Err(Error::invalid(
                     "currency",
                     format!("the customer is billed in {}", currency.code()),
                 ));
             }
         }
-        let zone = version.policy.timezone.unwrap_or(customer.timezone);
-        let fees = fee_source(&customer, &plans)?;
-        let (amount, explanation) = match (req.days, req.amount) {
-            (Some(days), None) => {
-                if !(1..=366).contains(&days) {
-                    return Err(StoreError::invalid(
-                        "days",
-                        "must be a whole number from 1 to 366",
-                    ));
-                }
-                let amount =
-                    goodwill_days(&fees, zone, label, days, currency, version.policy.rounding)
+        let (figure, field) = match cmd.grant {
+            Grant::Days(days) => {
+                let zone = measuring_zone(&customer, version);
+                let fees = fee_source(&customer, &plans)?;
+                let g =
+                    goodwill_of_days(&fees, zone, label, days, currency, version.policy.rounding)
                         .ok_or_else(|| {
-                            StoreError::invalid("days", "the amount exceeds the supported range")
-                        })?;
-                let fee = round_q(
-                    &period_fee(&fees, zone, label),
-                    currency.minor_units(),
-                    RoundingMode::HalfUp,
-                )
-                .unwrap_or_default();
-                let dip = label.in_zone(zone).local_days(zone);
-                let text = format!(
-                    "Goodwill: {days} {} × {} {c} ÷ {dip} days = {} {c}",
-                    if days == 1 { "day" } else { "days" },
-                    currency.format(fee),
-                    currency.format(amount),
-                    c = currency.code()
-                );
-                (amount, text)
+                        Error::invalid("days", "the amount exceeds the supported range")
+                    })?;
+                (g, "days")
             }
-            (None, Some(amount)) => {
-                if amount <= Decimal::ZERO {
-                    return Err(StoreError::invalid("amount", "must be greater than 0"));
-                }
-                (
-                    amount,
-                    format!("Goodwill: {} {}", currency.format(amount), currency.code()),
-                )
-            }
-            _ => {
-                return Err(StoreError::invalid(
-                    "days",
-                    "give exactly one of days or amount",
-                ))
-            }
+            Grant::Amount(amount) => (goodwill_of_amount(amount, currency), "amount"),
         };
-        let amount_minor = to_minor(amount, currency.minor_units()).ok_or_else(|| {
-            StoreError::invalid(
-                if req.amount.is_some() {
-                    "amount"
-                } else {
-                    "days"
-                },
+        let amount_minor = to_minor(figure.amount, currency.minor_units()).ok_or_else(|| {
+            Error::invalid(
+                field,
                 format!(
                     "must be a whole number of {} minor units, within range",
                     currency.code()
@@ -403,8 +307,8 @@ pub fn goodwill(
             )
         })?;
         if amount_minor == 0 {
-            return Err(StoreError::invalid(
-                "days",
+            return Err(Error::invalid(
+                field,
                 "the period's fee is 0: nothing to grant",
             ));
         }
@@ -417,14 +321,14 @@ pub fn goodwill(
             currency: currency.code().into(),
             minor_units: i64::from(currency.minor_units()),
             incident_ids: "[]".into(),
-            reason: Some(req.reason.clone()),
+            reason: Some(cmd.reason.clone()),
             created_at: ts(now),
             created_by: actor.to_string(),
             reverses: None,
             plan_id: Some(version.plan_id.clone()),
             policy_version: Some(version.version),
             rounding: Some(version.policy.rounding.as_str().into()),
-            explanation,
+            explanation: figure.explanation,
             breakdown_sha256: None,
             as_of: None,
             tzdb_version: TZDB_VERSION.into(),
@@ -432,29 +336,8 @@ pub fn goodwill(
         };
         let id = row.id;
         insert_entries(c, &[row])?;
-        load_entry(c, id)?.ok_or_else(|| StoreError::Corrupt("entry vanished".into()))
+        load_entry(c, id)?.ok_or_else(|| Error::internal("entry vanished"))
     })
-}
-
-fn goodwill_period(
-    customer: &Customer,
-    plans: &HashMap<String, PlanInfo>,
-    period: Option<&str>,
-    now: Nanos,
-) -> Result<PeriodLabel, StoreError> {
-    match period {
-        Some(p) => PeriodLabel::parse(p).map_err(|m| StoreError::invalid("period", m)),
-        None => {
-            let version: &PlanVersion = plans
-                .get(customer.plan_at(now))
-                .map(|p| p.version_at(now))
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!("customer {} is on a missing plan", customer.id))
-                })?;
-            let zone = version.policy.timezone.unwrap_or(customer.timezone);
-            Ok(PeriodLabel::containing(version.policy.period, zone, now))
-        }
-    }
 }
 
 /// Appends the reversal of an entry: the same amount with the opposite sign, same customer,
@@ -467,22 +350,31 @@ pub fn reverse(
     reason: &str,
     actor: &str,
     now: Nanos,
-) -> Result<Entry, StoreError> {
-    if reason.trim().is_empty() {
-        return Err(StoreError::invalid("reason", "must not be empty"));
-    }
+) -> Result<Entry, Error> {
     write_tx(conn, |c| {
         let original = load_entry(c, entry_id)?
-            .ok_or_else(|| StoreError::not_found("entry", format!("no ledger entry {entry_id}")))?;
+            .ok_or_else(|| Error::not_found("entry", ids::entry_id(entry_id)))?;
         if original.kind == EntryKind::Reversal {
-            return Err(StoreError::invalid(
+            return Err(Error::conflict(
+                ConflictKind::AlreadyReversed,
                 "entry",
                 "a reversal cannot be reversed",
             ));
         }
+        let already: i64 = ledger_entries::table
+            .filter(ledger_entries::reverses.eq(entry_id))
+            .count()
+            .get_result(c)?;
+        if already > 0 {
+            return Err(Error::conflict(
+                ConflictKind::AlreadyReversed,
+                "entry",
+                format!("{} is already reversed", ids::entry_id(entry_id)),
+            ));
+        }
         let minor_units = original.currency.minor_units();
         let amount_minor = to_minor(-original.amount, minor_units)
-            .ok_or_else(|| StoreError::Corrupt(format!("entry {entry_id}: amount out of range")))?;
+            .ok_or_else(|| Error::internal(format!("entry {entry_id}: amount out of range")))?;
         let row = EntryRow {
             id: next_entry_id(c)?,
             kind: EntryKind::Reversal.as_str().into(),
@@ -492,7 +384,7 @@ pub fn reverse(
             currency: original.currency.code().into(),
             minor_units: i64::from(minor_units),
             incident_ids: serde_json::to_string(&original.incident_ids)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                .map_err(|e| Error::internal(e.to_string()))?,
             reason: Some(reason.to_string()),
             created_at: ts(now),
             created_by: actor.to_string(),
@@ -500,10 +392,10 @@ pub fn reverse(
             plan_id: original.plan_id.clone(),
             policy_version: original.policy_version,
             rounding: original.rounding.clone(),
-            explanation: format!(
-                "Reversal of entry {entry_id}: {} {}",
-                original.currency.format(-original.amount),
-                original.currency.code()
+            explanation: reversal_explanation(
+                &ids::entry_id(entry_id),
+                -original.amount,
+                original.currency,
             ),
             breakdown_sha256: None,
             as_of: None,
@@ -511,15 +403,7 @@ pub fn reverse(
             engine_version: ENGINE_VERSION.into(),
         };
         let id = row.id;
-        match insert_entries(c, &[row]) {
-            Err(StoreError::Database(e)) if is_unique_violation(&e) => {
-                return Err(StoreError::conflict(
-                    "entry",
-                    format!("entry {entry_id} is already reversed"),
-                ))
-            }
-            r => r?,
-        }
-        load_entry(c, id)?.ok_or_else(|| StoreError::Corrupt("entry vanished".into()))
+        insert_entries(c, &[row])?;
+        load_entry(c, id)?.ok_or_else(|| Error::internal("entry vanished"))
     })
 }

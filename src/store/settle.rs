@@ -1,9 +1,13 @@
-//! Settlement (credit-rules §6). Credits are owed per (customer, measurement period): the
+//! Settlement (docs/rules.md §6). Credits are owed per (customer, measurement period): the
 //! **target** of a period is the engine's credit for it from every outage incident in the
 //! customer's scope (maintenance in scope as exclusions), the customer's plan history and zone,
 //! and the policy version in force at the period's start. Settling appends an `sla_credit`
 //! entry of target − (sum of `sla_credit` entries already booked for that customer and period)
 //! when that is not zero. Goodwill and reversals are outside the sum.
+//!
+//! Outage time counts only up to the settlement's `as_of` (default now): a real settlement that
+//! would count an outage recorded as ending after `as_of` is refused naming `ended_at`; a dry
+//! run shows the figure as of that instant.
 //!
 //! Work is done in batches of customers. Each batch is one write transaction (`BEGIN
 //! IMMEDIATE`): it reads the inputs and the booked sums under the write lock, computes, and
@@ -17,27 +21,31 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::domain::fee::{FeeSource, PlanSegment};
+use crate::domain::book::{
+    fee_source, labels_touched, measuring_zone, version_for_period, Customer, EntryKind,
+    IncidentRecord, PlanVersion, Plans,
+};
+use crate::domain::ids::entry_id;
 use crate::domain::interval::{Span, Window};
 use crate::domain::money::Currency;
 use crate::domain::period::PeriodLabel;
-use crate::domain::settlement::{settlement_delta, sum_amounts};
+use crate::domain::scope::{IncidentKind, Scope};
+use crate::domain::settlement::{delta_explanation, settlement_delta, sum_amounts};
 use crate::domain::time::{format_utc, Nanos};
 use crate::domain::{compute, CreditInput, Incident, ENGINE_VERSION, TZDB_VERSION};
+use crate::wire::credits::{SettlementLine, SettlementReport, Total};
+use crate::wire::{ConflictKind, Error};
 
 use super::convert::{from_minor, to_minor, ts};
-use super::customers::{customer_ids, load_customer_range, Customer};
-use super::incidents::{load_incident, load_overlapping, StoredIncident};
-use super::input::{IncidentKind, Scope};
-use super::ledger::{insert_breakdowns, insert_entries, next_entry_id, EntryKind};
+use super::customers::{customer_ids, load_customer_range};
+use super::incidents::{load_incident, load_overlapping};
+use super::ledger::{insert_breakdowns, insert_entries, next_entry_id};
 use super::models::{BreakdownRow, EntryRow};
-use super::plans::{load_plans_named, PlanInfo, PlanVersion};
+use super::plans::load_plans_named;
 use super::schema::ledger_entries;
 use super::sqlite::{read_tx, write_tx, Conn};
-use super::StoreError;
 
 /// Customers per transaction by default.
 pub const DEFAULT_BATCH_SIZE: usize = 5_000;
@@ -72,41 +80,6 @@ impl SettleOptions {
     }
 }
 
-/// One (customer, period) of a settlement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SettlementLine {
-    pub customer_id: String,
-    pub period: String,
-    pub currency: String,
-    pub target: String,
-    pub booked: String,
-    pub delta: String,
-    pub entry_id: Option<String>,
-}
-
-/// A settlement's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SettlementReport {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub incident_id: Option<String>,
-    pub dry_run: bool,
-    pub as_of: String,
-    /// Customers whose periods were settled.
-    pub customers: usize,
-    /// (customer, period) targets computed.
-    pub periods: usize,
-    pub entries_appended: usize,
-    /// Sum of the appended deltas per currency.
-    pub totals: Vec<Total>,
-    pub data: Vec<SettlementLine>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Total {
-    pub currency: String,
-    pub amount: String,
-}
-
 /// Settles every period an incident touches for every customer in its scope (and any period
 /// an earlier settlement booked from it, so a shortened incident gives back what it no longer
 /// owes).
@@ -114,11 +87,20 @@ pub fn settle_incident(
     conn: &mut Conn,
     incident_id: &str,
     opts: &SettleOptions,
-) -> Result<SettlementReport, StoreError> {
+) -> Result<SettlementReport, Error> {
     let (incident, ids) = read_tx(conn, |c| {
-        let incident = load_incident(c, incident_id)?.ok_or_else(|| {
-            StoreError::not_found("incident", format!("no incident {incident_id:?}"))
-        })?;
+        let incident = load_incident(c, incident_id)?
+            .ok_or_else(|| Error::not_found("incident", incident_id))?;
+        if !opts.dry_run && incident.kind == IncidentKind::Outage && incident.ended_at.is_none() {
+            return Err(Error::conflict(
+                ConflictKind::NotYetEnded,
+                "ended_at",
+                format!(
+                    "incident {incident_id:?} is ongoing: set its ended_at first, or dry-run it \
+                     as of an instant"
+                ),
+            ));
+        }
         let ids = match &incident.scope {
             Scope::Customers(ids) => ids.clone(),
             Scope::All | Scope::Plans(_) => customer_ids(c)?,
@@ -138,15 +120,12 @@ pub fn settle_customer_period(
     customer_id: &str,
     period: PeriodLabel,
     opts: &SettleOptions,
-) -> Result<SettlementReport, StoreError> {
+) -> Result<SettlementReport, Error> {
     let mut acc = Accumulator::new(None, opts);
     let ids = [customer_id.to_string()];
     run_batch(conn, &ids, &Work::Period(period), opts, &mut acc)?;
     if acc.customers == 0 {
-        return Err(StoreError::not_found(
-            "customer",
-            format!("no customer {customer_id:?}"),
-        ));
+        return Err(Error::not_found("customer", customer_id));
     }
     Ok(acc.finish())
 }
@@ -194,83 +173,6 @@ impl Accumulator {
     }
 }
 
-/// The plan history as a fee source: one segment per plan change, split again wherever a plan
-/// version changes the price (credit-rules §2).
-pub fn fee_source(
-    customer: &Customer,
-    plans: &HashMap<String, PlanInfo>,
-) -> Result<FeeSource, StoreError> {
-    let mut segments = Vec::new();
-    for (i, (since, plan_id)) in customer.history.iter().enumerate() {
-        let until = customer.history.get(i + 1).map_or(Nanos::MAX, |(t, _)| *t);
-        let info = plan(plans, plan_id)?;
-        segments.push(PlanSegment {
-            since: *since,
-            plan: info.version_at(*since).plan,
-        });
-        for v in &info.versions {
-            if v.effective_at > *since && v.effective_at < until {
-                segments.push(PlanSegment {
-                    since: v.effective_at,
-                    plan: v.plan,
-                });
-            }
-        }
-    }
-    segments.sort_by_key(|s| s.since);
-    segments.dedup_by_key(|s| s.since);
-    Ok(FeeSource::History(segments))
-}
-
-fn plan<'p>(plans: &'p HashMap<String, PlanInfo>, id: &str) -> Result<&'p PlanInfo, StoreError> {
-    plans
-        .get(id)
-        .ok_or_else(|| StoreError::Corrupt(format!("unknown plan {id:?}")))
-}
-
-/// The plan version in force at an instant for a customer.
-fn version_at<'p>(
-    customer: &Customer,
-    plans: &'p HashMap<String, PlanInfo>,
-    at: Nanos,
-) -> Result<&'p PlanVersion, StoreError> {
-    Ok(plan(plans, customer.plan_at(at))?.version_at(at))
-}
-
-/// The policy version in force at a period's start (credit-rules §6): the customer's plan at
-/// that instant, and that plan's version then. The period starts at local midnight in the
-/// customer's zone, or in the policy's own zone when the policy fixes one.
-pub fn version_for_period<'p>(
-    customer: &Customer,
-    plans: &'p HashMap<String, PlanInfo>,
-    label: PeriodLabel,
-) -> Result<&'p PlanVersion, StoreError> {
-    let start = label.in_zone(customer.timezone).start;
-    let v = version_at(customer, plans, start)?;
-    match v.policy.timezone {
-        Some(z) if z != customer.timezone => version_at(customer, plans, label.in_zone(z).start),
-        _ => Ok(v),
-    }
-}
-
-/// The periods an instant range touches for a customer, by the policy in force at its start.
-fn labels_touched(
-    customer: &Customer,
-    plans: &HashMap<String, PlanInfo>,
-    span: Span,
-) -> Result<Vec<PeriodLabel>, StoreError> {
-    let v = version_at(customer, plans, span.start)?;
-    let zone = v.policy.timezone.unwrap_or(customer.timezone);
-    let mut p = PeriodLabel::containing(v.policy.period, zone, span.start);
-    let last = PeriodLabel::containing(v.policy.period, zone, span.end - 1);
-    let mut out = vec![p];
-    while p < last {
-        p = p.next();
-        out.push(p);
-    }
-    Ok(out)
-}
-
 /// What one computation depends on; customers with equal keys share the result.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct TargetKey {
@@ -300,10 +202,10 @@ fn compute_target(
     customer: &Customer,
     label: PeriodLabel,
     version: &PlanVersion,
-    plans: &HashMap<String, PlanInfo>,
-    incidents: &[&StoredIncident],
+    plans: &Plans,
+    incidents: &[&IncidentRecord],
     as_of: Nanos,
-) -> Result<Target, StoreError> {
+) -> Result<Target, Error> {
     let mut outages = Vec::new();
     let mut exclusions = Vec::new();
     let mut ids = Vec::with_capacity(incidents.len());
@@ -333,15 +235,19 @@ fn compute_target(
         active: None,
         periods: vec![label],
     };
-    let result =
-        compute(&input).map_err(|e| StoreError::invalid("period", format!("{label}: {e}")))?;
+    let result = compute(&input).map_err(|e| {
+        Error::invalid(
+            "plan.price",
+            format!("{label}: the stored plan and incidents cannot be computed: {e}"),
+        )
+    })?;
     let pc = result
         .periods
         .into_iter()
         .find(|p| p.label == label)
-        .ok_or_else(|| StoreError::Corrupt(format!("the engine returned no {label}")))?;
+        .ok_or_else(|| Error::internal(format!("the engine returned no {label}")))?;
     let breakdown_json =
-        serde_json::to_string(&pc.breakdown).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        serde_json::to_string(&pc.breakdown).map_err(|e| Error::internal(e.to_string()))?;
     let breakdown_sha256 = hex(&Sha256::digest(breakdown_json.as_bytes()));
     Ok(Target {
         credit: pc.credit,
@@ -353,7 +259,7 @@ fn compute_target(
         breakdown_sha256,
         breakdown_json,
         incident_ids_json: serde_json::to_string(&ids)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            .map_err(|e| Error::internal(e.to_string()))?,
     })
 }
 
@@ -384,13 +290,12 @@ fn run_batch(
     work: &Work<'_>,
     opts: &SettleOptions,
     acc: &mut Accumulator,
-) -> Result<(), StoreError> {
+) -> Result<(), Error> {
     let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
         return Ok(());
     };
-    let body = |c: &mut Conn| -> Result<BatchOut, StoreError> {
-        batch_body(c, ids, first, last, work, opts)
-    };
+    let body =
+        |c: &mut Conn| -> Result<BatchOut, Error> { batch_body(c, ids, first, last, work, opts) };
     let out = if opts.dry_run {
         read_tx(conn, body)?
     } else {
@@ -404,20 +309,37 @@ fn run_batch(
             .totals
             .entry(currency.code())
             .or_insert((currency, Decimal::ZERO));
-        slot.1 = sum_amounts(&[slot.1, amount])
-            .ok_or_else(|| StoreError::Corrupt("total overflows".into()))?;
+        slot.1 =
+            sum_amounts(&[slot.1, amount]).ok_or_else(|| Error::internal("total overflows"))?;
     }
     acc.report.data.extend(out.lines);
     Ok(())
 }
 
+#[derive(Default)]
 struct BatchOut {
     customers: usize,
     periods: usize,
     appended: usize,
     totals: Vec<(Currency, Decimal)>,
     lines: Vec<SettlementLine>,
+    rows: Vec<EntryRow>,
+    breakdowns: Vec<BreakdownRow>,
 }
+
+/// What one batch reads under its transaction.
+struct BatchInput {
+    customers: Vec<Customer>,
+    plans: Plans,
+    /// Booked `sla_credit` amounts per (customer, period), with their currency.
+    booked: HashMap<(String, String), Vec<(Decimal, String)>>,
+    /// Periods an earlier settlement booked from the incident being settled, per customer.
+    referenced: HashMap<String, BTreeSet<String>>,
+    incident: Option<IncidentRecord>,
+}
+
+/// A (customer index, period, policy version) to settle.
+type Item<'p> = (usize, PeriodLabel, &'p PlanVersion);
 
 fn batch_body(
     c: &mut Conn,
@@ -426,7 +348,31 @@ fn batch_body(
     last: &str,
     work: &Work<'_>,
     opts: &SettleOptions,
-) -> Result<BatchOut, StoreError> {
+) -> Result<BatchOut, Error> {
+    let input = load_batch(c, ids, first, last, work)?;
+    let (items, range, settled_customers) = plan_items(&input, work, opts)?;
+    let incidents = match range {
+        Some(r) => load_overlapping(c, r, opts.as_of)?,
+        None => Vec::new(),
+    };
+    let next_id = if opts.dry_run { 0 } else { next_entry_id(c)? };
+    let mut out = settle_items(&input, &items, &incidents, opts, next_id)?;
+    out.customers = settled_customers;
+    if !opts.dry_run && !out.rows.is_empty() {
+        insert_breakdowns(c, &std::mem::take(&mut out.breakdowns))?;
+        insert_entries(c, &std::mem::take(&mut out.rows))?;
+    }
+    Ok(out)
+}
+
+/// Reads the batch's customers, their plans, the booked sums and the incident.
+fn load_batch(
+    c: &mut Conn,
+    ids: &[String],
+    first: &str,
+    last: &str,
+    work: &Work<'_>,
+) -> Result<BatchInput, Error> {
     let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
     let mut customers = load_customer_range(c, first, last)?;
     customers.retain(|cu| wanted.contains(cu.id.as_str()));
@@ -449,80 +395,74 @@ fn batch_body(
             ledger_entries::incident_ids,
         ))
         .load(c)?;
-    let mut booked: HashMap<(&str, &str), Vec<(Decimal, &str)>> = HashMap::new();
-    let mut referenced: HashMap<&str, BTreeSet<&str>> = HashMap::new();
     let incident_id: Option<&str> = match work {
         Work::Incident(id) => Some(id),
         Work::Period(_) => None,
     };
     let needle = incident_id
-        .map(|id| serde_json::to_string(id).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .transpose()?;
-    for r in &booked_rows {
-        let mu = u32::try_from(r.minor_units).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        booked
-            .entry((r.customer_id.as_str(), r.period.as_str()))
-            .or_default()
-            .push((from_minor(r.amount_minor, mu), r.currency.as_str()));
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| Error::internal_from("incident id as JSON", e))?;
+    let mut booked: HashMap<(String, String), Vec<(Decimal, String)>> = HashMap::new();
+    let mut referenced: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for r in booked_rows {
+        let mu = u32::try_from(r.minor_units)
+            .map_err(|e| Error::internal_from("ledger minor units", e))?;
         // Periods an earlier settlement booked from this incident are settled again too.
         if let (Some(id), Some(needle)) = (incident_id, &needle) {
             if r.incident_ids.contains(needle.as_str()) {
                 let list: Vec<String> = serde_json::from_str(&r.incident_ids)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    .map_err(|e| Error::internal_from("ledger incident ids", e))?;
                 if list.iter().any(|i| i == id) {
                     referenced
-                        .entry(r.customer_id.as_str())
+                        .entry(r.customer_id.clone())
                         .or_default()
-                        .insert(r.period.as_str());
+                        .insert(r.period.clone());
                 }
             }
         }
+        booked
+            .entry((r.customer_id, r.period))
+            .or_default()
+            .push((from_minor(r.amount_minor, mu), r.currency));
     }
-
-    // The (customer, period) pairs to settle, with the policy version of each.
     let incident = match work {
-        Work::Incident(id) => Some(
-            load_incident(c, id)?
-                .ok_or_else(|| StoreError::not_found("incident", format!("no incident {id:?}")))?,
-        ),
+        Work::Incident(id) => {
+            Some(load_incident(c, id)?.ok_or_else(|| Error::not_found("incident", *id))?)
+        }
         Work::Period(_) => None,
     };
-    let mut items: Vec<(usize, PeriodLabel, &PlanVersion)> = Vec::new();
+    Ok(BatchInput {
+        customers,
+        plans,
+        booked,
+        referenced,
+        incident,
+    })
+}
+
+/// The (customer, period) pairs to settle, with the policy version of each; the instant
+/// range they cover; how many customers have any.
+fn plan_items<'p>(
+    input: &'p BatchInput,
+    work: &Work<'_>,
+    opts: &SettleOptions,
+) -> Result<(Vec<Item<'p>>, Option<Span>, usize), Error> {
+    let plans = &input.plans;
+    let mut items: Vec<Item<'p>> = Vec::new();
     let mut range: Option<Span> = None;
     let mut settled_customers = 0usize;
-    for (ci, cu) in customers.iter().enumerate() {
-        let mut labels: BTreeSet<PeriodLabel> = BTreeSet::new();
-        match work {
-            Work::Period(label) => {
-                labels.insert(*label);
-            }
-            Work::Incident(_) => {
-                if let Some(inc) = &incident {
-                    if inc.concerns(cu) {
-                        if let Some(span) = inc.span(opts.as_of) {
-                            labels.extend(labels_touched(cu, &plans, span)?);
-                        }
-                    }
-                }
-                if let Some(periods) = referenced.get(cu.id.as_str()) {
-                    for p in periods {
-                        let label = PeriodLabel::parse(p).map_err(|m| {
-                            StoreError::Corrupt(format!("ledger period {p:?}: {m}"))
-                        })?;
-                        labels.insert(label);
-                    }
-                }
-            }
-        }
+    for (ci, cu) in input.customers.iter().enumerate() {
+        let labels = labels_for(input, cu, work, opts)?;
         if labels.is_empty() {
             continue;
         }
         settled_customers += 1;
         for label in labels {
-            let v = version_for_period(cu, &plans, label)?;
+            let v = version_for_period(cu, plans, label)?;
             if v.policy.period != label.kind() {
                 if let Work::Period(_) = work {
-                    return Err(StoreError::invalid(
+                    return Err(Error::invalid(
                         "period",
                         format!(
                             "{label} is not a {} label: the policy in force measures by {}",
@@ -532,10 +472,10 @@ fn batch_body(
                     ));
                 }
                 // The policy changed its period kind; settle the period of its kind instead.
-                let zone = v.policy.timezone.unwrap_or(cu.timezone);
+                let zone = measuring_zone(cu, v);
                 let relabel =
                     PeriodLabel::containing(v.policy.period, zone, label.in_zone(zone).start);
-                let v2 = version_for_period(cu, &plans, relabel)?;
+                let v2 = version_for_period(cu, plans, relabel)?;
                 push_item(&mut items, &mut range, cu, ci, relabel, v2);
                 continue;
             }
@@ -543,26 +483,57 @@ fn batch_body(
         }
     }
     items.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    Ok((items, range, settled_customers))
+}
 
-    let incidents = match range {
-        Some(r) => load_overlapping(c, r, opts.as_of)?,
-        None => Vec::new(),
-    };
+/// The periods to settle for one customer.
+fn labels_for(
+    input: &BatchInput,
+    cu: &Customer,
+    work: &Work<'_>,
+    opts: &SettleOptions,
+) -> Result<BTreeSet<PeriodLabel>, Error> {
+    let mut labels: BTreeSet<PeriodLabel> = BTreeSet::new();
+    match work {
+        Work::Period(label) => {
+            labels.insert(*label);
+        }
+        Work::Incident(_) => {
+            if let Some(inc) = &input.incident {
+                if inc.concerns(cu) {
+                    if let Some(span) = inc.span(opts.as_of) {
+                        labels.extend(labels_touched(cu, &input.plans, span)?);
+                    }
+                }
+            }
+            if let Some(periods) = input.referenced.get(cu.id.as_str()) {
+                for p in periods {
+                    let label = PeriodLabel::parse(p)
+                        .map_err(|m| Error::internal(format!("ledger period {p:?}: {m}")))?;
+                    labels.insert(label);
+                }
+            }
+        }
+    }
+    Ok(labels)
+}
 
-    // Compute (shared by equal keys), compare with what is booked, and build the rows.
+/// Computes every item (shared by equal keys), compares with what is booked, and builds the
+/// rows and lines.
+fn settle_items(
+    input: &BatchInput,
+    items: &[Item<'_>],
+    incidents: &[IncidentRecord],
+    opts: &SettleOptions,
+    mut next_id: i64,
+) -> Result<BatchOut, Error> {
     let mut memo: HashMap<TargetKey, Target> = HashMap::new();
-    let mut next_id = if opts.dry_run { 0 } else { next_entry_id(c)? };
-    let created_at = ts(opts.now);
-    let as_of = ts(opts.as_of);
-    let mut rows: Vec<EntryRow> = Vec::new();
+    let mut out = BatchOut::default();
     let mut new_breakdowns: BTreeMap<String, String> = BTreeMap::new();
     let mut totals: BTreeMap<&'static str, (Currency, Decimal)> = BTreeMap::new();
-    let mut lines = Vec::new();
-    let mut appended = 0usize;
-    for (ci, label, version) in &items {
-        let cu = &customers[*ci];
-        let zone = version.policy.timezone.unwrap_or(cu.timezone);
-        let zp = label.in_zone(zone);
+    for (ci, label, version) in items {
+        let cu = &input.customers[*ci];
+        let zp = label.in_zone(measuring_zone(cu, version));
         let period_span = Span {
             start: zp.start,
             end: zp.end.max(zp.start + 1),
@@ -575,6 +546,15 @@ fn batch_body(
             })
             .map(|(k, _)| k)
             .collect();
+        if !opts.dry_run {
+            if let Some(i) = relevant
+                .iter()
+                .map(|k| &incidents[*k])
+                .find(|i| i.ends_after(opts.as_of))
+            {
+                return Err(not_yet_ended(i, opts.as_of));
+            }
+        }
         let key = TargetKey {
             zone: cu.timezone,
             label: *label,
@@ -584,23 +564,24 @@ fn batch_body(
             incidents: relevant,
         };
         if !memo.contains_key(&key) {
-            let list: Vec<&StoredIncident> = key.incidents.iter().map(|k| &incidents[*k]).collect();
-            let t = compute_target(cu, *label, version, &plans, &list, opts.as_of)?;
+            let list: Vec<&IncidentRecord> = key.incidents.iter().map(|k| &incidents[*k]).collect();
+            let t = compute_target(cu, *label, version, &input.plans, &list, opts.as_of)?;
             memo.insert(key.clone(), t);
         }
         let Some(target) = memo.get(&key) else {
             continue;
         };
         let label_text = label.to_string();
-        let already: Vec<(Decimal, &str)> = booked
-            .get(&(cu.id.as_str(), label_text.as_str()))
-            .cloned()
-            .unwrap_or_default();
+        let already: &[(Decimal, String)] = input
+            .booked
+            .get(&(cu.id.clone(), label_text.clone()))
+            .map_or(&[], Vec::as_slice);
         if let Some((_, other)) = already
             .iter()
-            .find(|(_, cur)| *cur != target.currency.code())
+            .find(|(_, cur)| cur != target.currency.code())
         {
-            return Err(StoreError::conflict(
+            return Err(Error::conflict(
+                ConflictKind::State,
                 "customer",
                 format!(
                     "{} {label_text}: credits are booked in {other}, the plan bills in {}",
@@ -609,101 +590,121 @@ fn batch_body(
             ));
         }
         let amounts: Vec<Decimal> = already.iter().map(|(a, _)| *a).collect();
-        let booked_sum = sum_amounts(&amounts)
-            .ok_or_else(|| StoreError::Corrupt("booked sum overflows".into()))?;
+        let booked_sum =
+            sum_amounts(&amounts).ok_or_else(|| Error::internal("booked sum overflows"))?;
         let delta = settlement_delta(target.credit, &amounts);
-        let mut entry_id = None;
+        let mut line_entry = None;
         if let Some(delta) = delta {
-            appended += 1;
-            let mu = target.currency.minor_units();
-            let amount_minor = to_minor(delta, mu).ok_or_else(|| {
-                StoreError::Corrupt(format!("delta {delta} does not fit {}", target.currency))
-            })?;
-            let explanation = if booked_sum.is_zero() {
-                target.explanation.clone()
-            } else {
-                format!(
-                    "{}; {} {c} already booked, this entry: {} {c}",
-                    target.explanation,
-                    target.currency.format(booked_sum),
-                    target.currency.format(delta),
-                    c = target.currency.code()
-                )
-            };
             let slot = totals
                 .entry(target.currency.code())
                 .or_insert((target.currency, Decimal::ZERO));
             slot.1 = sum_amounts(&[slot.1, delta])
-                .ok_or_else(|| StoreError::Corrupt("total overflows".into()))?;
+                .ok_or_else(|| Error::invalid("plan.price", "the settlement total overflows"))?;
             if !opts.dry_run {
+                out.appended += 1;
                 new_breakdowns
                     .entry(target.breakdown_sha256.clone())
                     .or_insert_with(|| target.breakdown_json.clone());
-                rows.push(EntryRow {
-                    id: next_id,
-                    kind: EntryKind::SlaCredit.as_str().into(),
-                    customer_id: cu.id.clone(),
-                    period: label_text.clone(),
-                    amount_minor,
-                    currency: target.currency.code().into(),
-                    minor_units: i64::from(mu),
-                    incident_ids: target.incident_ids_json.clone(),
-                    reason: None,
-                    created_at: created_at.clone(),
-                    created_by: opts.actor.clone(),
-                    reverses: None,
-                    plan_id: Some(target.plan_id.clone()),
-                    policy_version: Some(target.version),
-                    rounding: Some(target.rounding.into()),
-                    explanation,
-                    breakdown_sha256: Some(target.breakdown_sha256.clone()),
-                    as_of: Some(as_of.clone()),
-                    tzdb_version: TZDB_VERSION.into(),
-                    engine_version: ENGINE_VERSION.into(),
-                });
-                entry_id = Some(next_id.to_string());
+                out.rows.push(entry_row(
+                    next_id,
+                    cu,
+                    &label_text,
+                    target,
+                    booked_sum,
+                    delta,
+                    opts,
+                )?);
+                line_entry = Some(entry_id(next_id));
                 next_id += 1;
             }
         }
         if opts.keep_lines {
-            lines.push(SettlementLine {
+            out.lines.push(SettlementLine {
                 customer_id: cu.id.clone(),
                 period: label_text,
                 currency: target.currency.code().into(),
                 target: target.currency.format(target.credit),
                 booked: target.currency.format(booked_sum),
                 delta: target.currency.format(delta.unwrap_or(Decimal::ZERO)),
-                entry_id,
+                entry_id: line_entry,
+                changes: delta.is_some(),
             });
         }
     }
-    if !opts.dry_run && !rows.is_empty() {
-        let breakdowns: Vec<BreakdownRow> = new_breakdowns
-            .into_iter()
-            .map(|(sha256, body)| BreakdownRow { sha256, body })
-            .collect();
-        insert_breakdowns(c, &breakdowns)?;
-        insert_entries(c, &rows)?;
-    }
-    Ok(BatchOut {
-        customers: settled_customers,
-        periods: items.len(),
-        appended,
-        totals: totals.into_values().collect(),
-        lines,
+    out.periods = items.len();
+    out.totals = totals.into_values().collect();
+    out.breakdowns = new_breakdowns
+        .into_iter()
+        .map(|(sha256, body)| BreakdownRow { sha256, body })
+        .collect();
+    Ok(out)
+}
+
+/// A real settlement may not pay for outage time after its `as_of`.
+fn not_yet_ended(incident: &IncidentRecord, as_of: Nanos) -> Error {
+    Error::conflict(
+        ConflictKind::NotYetEnded,
+        "ended_at",
+        format!(
+            "incident {:?} is recorded as ending at {}, after the settlement's as_of {}: settle \
+             once it has ended, or dry-run it",
+            incident.id,
+            incident.ended_at.map(format_utc).unwrap_or_default(),
+            format_utc(as_of)
+        ),
+    )
+}
+
+/// The `sla_credit` row of one delta.
+fn entry_row(
+    id: i64,
+    cu: &Customer,
+    label_text: &str,
+    target: &Target,
+    booked_sum: Decimal,
+    delta: Decimal,
+    opts: &SettleOptions,
+) -> Result<EntryRow, Error> {
+    let mu = target.currency.minor_units();
+    let amount_minor = to_minor(delta, mu).ok_or_else(|| {
+        Error::invalid(
+            "plan.price",
+            format!("the credit {delta} {} is out of range", target.currency),
+        )
+    })?;
+    Ok(EntryRow {
+        id,
+        kind: EntryKind::SlaCredit.as_str().into(),
+        customer_id: cu.id.clone(),
+        period: label_text.to_string(),
+        amount_minor,
+        currency: target.currency.code().into(),
+        minor_units: i64::from(mu),
+        incident_ids: target.incident_ids_json.clone(),
+        reason: None,
+        created_at: ts(opts.now),
+        created_by: opts.actor.clone(),
+        reverses: None,
+        plan_id: Some(target.plan_id.clone()),
+        policy_version: Some(target.version),
+        rounding: Some(target.rounding.into()),
+        explanation: delta_explanation(&target.explanation, booked_sum, delta, target.currency),
+        breakdown_sha256: Some(target.breakdown_sha256.clone()),
+        as_of: Some(ts(opts.as_of)),
+        tzdb_version: TZDB_VERSION.into(),
+        engine_version: ENGINE_VERSION.into(),
     })
 }
 
 fn push_item<'p>(
-    items: &mut Vec<(usize, PeriodLabel, &'p PlanVersion)>,
+    items: &mut Vec<Item<'p>>,
     range: &mut Option<Span>,
     cu: &Customer,
     ci: usize,
     label: PeriodLabel,
     v: &'p PlanVersion,
 ) {
-    let zone = v.policy.timezone.unwrap_or(cu.timezone);
-    let zp = label.in_zone(zone);
+    let zp = label.in_zone(measuring_zone(cu, v));
     let span = Span {
         start: zp.start,
         end: zp.end.max(zp.start + 1),

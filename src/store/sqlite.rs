@@ -14,10 +14,10 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
-use diesel::Connection;
+use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use super::StoreError;
+use crate::wire::Error;
 
 /// The connection type every store function takes.
 pub type Conn = SqliteConnection;
@@ -34,24 +34,113 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// room for several processes queueing behind each other.
 pub const BUSY_TIMEOUT_MS: u32 = 60_000;
 
-/// The file a database URL names: `sqlite://PATH`, `sqlite:PATH` or a plain path (api.md).
-pub fn sqlite_path(url: &str) -> Result<String, StoreError> {
+/// The file a database URL names: `sqlite://PATH`, `sqlite:PATH` or a plain path. URL
+/// options (`?mode=ro`) are refused rather than taken as part of a file name.
+pub fn sqlite_path(url: &str) -> Result<String, Error> {
     let path = if let Some(rest) = url.strip_prefix("sqlite://") {
         rest
     } else if let Some(rest) = url.strip_prefix("sqlite:") {
         rest
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::invalid(
+        return Err(Error::invalid(
             "database",
             "PostgreSQL is not supported by this build; use sqlite://PATH",
+        ));
+    } else if url.starts_with("file:") || url.contains("://") {
+        return Err(Error::invalid(
+            "database",
+            format!("{url:?}: use sqlite://PATH, sqlite:PATH or a plain path"),
         ));
     } else {
         url
     };
+    if path.contains('?') || path.contains('#') {
+        return Err(Error::invalid(
+            "database",
+            format!("{url:?}: URL options such as ?mode=ro are not supported; name the file only"),
+        ));
+    }
     if path.is_empty() {
-        return Err(StoreError::invalid("database", "names no file"));
+        return Err(Error::invalid("database", "names no file"));
+    }
+    if path == ":memory:" {
+        return Err(Error::invalid(
+            "database",
+            "an in-memory database would lose every entry; name a file",
+        ));
     }
     Ok(path.to_string())
+}
+
+/// How a command opens its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Commands that write, and the server: create the file and migrate it as needed.
+    Create,
+    /// Commands that only read: the database must exist and be up to date; nothing is
+    /// created or migrated.
+    Existing,
+}
+
+/// The first bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Checks a database file before anything touches it: it must be SQLite (or empty, or
+/// absent when it may be created), and if it holds tables, they must be ours (diesel's
+/// migration history is there). A file that fails is left byte-identical.
+fn check_file(path: &str, mode: OpenMode) -> Result<(), Error> {
+    use std::io::Read;
+    let mut header = [0u8; 16];
+    let read = match std::fs::File::open(path) {
+        Ok(mut f) => f
+            .read(&mut header)
+            .map_err(|e| Error::invalid("database", format!("cannot read {path}: {e}")))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match mode {
+                OpenMode::Create => Ok(()),
+                OpenMode::Existing => Err(Error::invalid(
+                    "database",
+                    format!("no database at {path} (this command only reads; nothing was created)"),
+                )),
+            }
+        }
+        Err(e) => {
+            return Err(Error::invalid(
+                "database",
+                format!("cannot open {path}: {e}"),
+            ))
+        }
+    };
+    if read == 0 {
+        return Ok(());
+    }
+    if read < 16 || &header != SQLITE_HEADER {
+        return Err(Error::invalid(
+            "database",
+            format!("{path} is not a SQLite database"),
+        ));
+    }
+    let mut conn = Conn::establish(path)
+        .map_err(|e| Error::invalid("database", format!("cannot open {path}: {e}")))?;
+    let names: Vec<NameRow> = diesel::sql_query(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    )
+    .load(&mut conn)
+    .map_err(|e| Error::invalid("database", format!("cannot read {path}: {e}")))?;
+    let ours = names.iter().any(|n| n.name == "__diesel_schema_migrations");
+    if !names.is_empty() && !ours {
+        return Err(Error::invalid(
+            "database",
+            format!("{path} holds another application's tables; refusing to use it"),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct NameRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
 }
 
 /// The PRAGMAs every connection gets when the pool opens it.
@@ -74,43 +163,53 @@ fn apply_pragmas(conn: &mut Conn) -> diesel::QueryResult<()> {
     ))
 }
 
-/// Opens (creating if needed) the database at `url`, migrates it and returns a pool.
-pub fn open_pool(url: &str, max_size: u32) -> Result<DbPool, StoreError> {
+/// Opens the database at `url` and returns a pool; with [`OpenMode::Create`] the file is
+/// created and migrated as needed, with [`OpenMode::Existing`] it must exist and be current.
+pub fn open_pool(url: &str, mode: OpenMode, max_size: u32) -> Result<DbPool, Error> {
     let path = sqlite_path(url)?;
-    // One direct connection first: a path that cannot be opened fails now, with SQLite's
-    // reason, instead of after the pool's connection timeout.
-    Conn::establish(&path)
-        .map_err(|e| StoreError::invalid("database", format!("cannot open {path}: {e}")))?;
-    let manager = ConnectionManager::<Conn>::new(path);
+    check_file(&path, mode)?;
+    let manager = ConnectionManager::<Conn>::new(path.clone());
     let pool = Pool::builder()
         .max_size(max_size.max(1))
         .min_idle(Some(1))
         .connection_timeout(Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)))
         .connection_customizer(Box::new(Pragmas))
         .build(manager)
-        .map_err(|e| StoreError::Connection(e.to_string()))?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| StoreError::Connection(e.to_string()))?;
-    migrate(&mut conn)?;
+        .map_err(|e| Error::invalid("database", format!("cannot open {path}: {e}")))?;
+    let mut conn = pool.get().map_err(|_| Error::Busy)?;
+    match mode {
+        OpenMode::Create => migrate(&mut conn)?,
+        OpenMode::Existing => {
+            let pending = conn
+                .pending_migrations(MIGRATIONS)
+                .map_err(|e| Error::internal(format!("migrations: {e}")))?;
+            if !pending.is_empty() {
+                return Err(Error::invalid(
+                    "database",
+                    format!("{path} needs migrating: run a command that writes, or serve"),
+                ));
+            }
+        }
+    }
     Ok(pool)
 }
 
 /// Opens one plain connection with the same PRAGMAs (tests, tools), without migrating.
-pub fn connect(url: &str) -> Result<Conn, StoreError> {
+pub fn connect(url: &str) -> Result<Conn, Error> {
     let path = sqlite_path(url)?;
-    let mut conn = Conn::establish(&path).map_err(|e| StoreError::Connection(e.to_string()))?;
+    let mut conn = Conn::establish(&path)
+        .map_err(|e| Error::invalid("database", format!("cannot open {path}: {e}")))?;
     apply_pragmas(&mut conn)?;
     Ok(conn)
 }
 
 /// Applies pending migrations under the write lock, so that processes opening a new database
 /// at the same time migrate it once.
-pub fn migrate(conn: &mut Conn) -> Result<(), StoreError> {
+pub fn migrate(conn: &mut Conn) -> Result<(), Error> {
     write_tx(conn, |c| {
         c.run_pending_migrations(MIGRATIONS)
             .map(|_| ())
-            .map_err(|e| StoreError::Migration(e.to_string()))
+            .map_err(|e| Error::internal(format!("database migration: {e}")))
     })
 }
 
@@ -120,16 +219,16 @@ pub fn migrate(conn: &mut Conn) -> Result<(), StoreError> {
 /// second sees the first's entries.
 pub fn write_tx<T>(
     conn: &mut Conn,
-    f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
+    f: impl FnOnce(&mut Conn) -> Result<T, Error>,
+) -> Result<T, Error> {
     conn.immediate_transaction(f)
 }
 
 /// A read transaction: one consistent snapshot for several queries.
 pub fn read_tx<T>(
     conn: &mut Conn,
-    f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
+    f: impl FnOnce(&mut Conn) -> Result<T, Error>,
+) -> Result<T, Error> {
     conn.transaction(f)
 }
 
@@ -139,4 +238,19 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         e,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+/// How SQLite's errors read as the taxonomy: a lock held past the wait is busy (retry),
+/// anything else is ours. Callers that expect a uniqueness violation test for it first
+/// ([`is_unique_violation`]) and name the field.
+impl From<diesel::result::Error> for Error {
+    fn from(e: diesel::result::Error) -> Self {
+        if let diesel::result::Error::DatabaseError(_, info) = &e {
+            let m = info.message();
+            if m.contains("database is locked") || m.contains("database is busy") {
+                return Error::Busy;
+            }
+        }
+        Error::internal_from("database", e)
+    }
 }

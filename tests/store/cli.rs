@@ -73,19 +73,12 @@ fn a_person_can_settle_and_read_the_ledger() {
             "DB down",
             "--started-at",
             "2026-01-10T00:00:00Z",
-        ],
-    );
-    // Ongoing, as of 1 h later: 3,600 s in LA's January (2,678,400 s) → 10% × 100.00 = 10.00.
-    let r = ok(
-        &url,
-        &[
-            "settle",
-            "--incident",
-            "A",
-            "--as-of",
+            "--ended-at",
             "2026-01-10T01:00:00Z",
         ],
     );
+    // 1 h: 3,600 s in LA's January (2,678,400 s) → 10% × 100.00 = 10.00.
+    let r = ok(&url, &["settle", "--incident", "A"]);
     assert_eq!(r["entries_appended"], 1);
     assert_eq!(r["totals"][0]["amount"], "10.00");
     let r = ok(
@@ -96,13 +89,12 @@ fn a_person_can_settle_and_read_the_ledger() {
             "acme",
             "--period",
             "2026-01",
-            "--as-of",
-            "2026-01-10T01:00:00Z",
+            "--lines",
         ],
     );
     assert_eq!(r["entries_appended"], 0);
     assert_eq!(r["data"][0]["target"], "10.00");
-    let l = ok(&url, &["ledger", "--customer", "acme"]);
+    let l = ok(&url, &["ledger", "--customer", "acme", "--breakdown"]);
     assert_eq!(l["balances"][0]["total"], "10.00");
     assert_eq!(l["data"][0]["breakdown"]["period"], "2026-01");
     let id = l["data"][0]["id"].as_str().unwrap().to_string();

@@ -4,10 +4,13 @@ use std::process::{Command, Output};
 
 use sla_credit::domain::time::{parse_instant, Nanos};
 use sla_credit::store::customers::add_customers;
-use sla_credit::store::input::{CustomerInput, IncidentInput, NewCustomer, PlanInput};
 use sla_credit::store::ledger::{balances, entries_for_customer, Entry};
-use sla_credit::store::settle::{settle_incident, SettleOptions, SettlementReport};
+use sla_credit::store::settle::{settle_incident, SettleOptions};
 use sla_credit::store::{customers, incidents, plans, Conn, Store};
+use sla_credit::wire::credits::SettlementReport;
+use sla_credit::wire::customers::{CustomerInput, NewCustomer};
+use sla_credit::wire::incidents::IncidentInput;
+use sla_credit::wire::plans::PlanInput;
 use tempfile::TempDir;
 
 /// A temporary directory holding one database file.

@@ -4,8 +4,9 @@
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_migrations::MigrationHarness;
-use sla_credit::store::ledger::{goodwill, GoodwillRequest};
+use sla_credit::store::ledger::goodwill;
 use sla_credit::store::sqlite::{connect, MIGRATIONS};
+use sla_credit::wire::credits::GoodwillInput;
 
 use crate::common::*;
 
@@ -75,14 +76,14 @@ fn the_database_refuses_to_update_or_delete_ledger_entries() {
     settle(&mut c, "A");
     goodwill(
         &mut c,
-        &GoodwillRequest {
-            customer_id: "acme".into(),
-            days: None,
-            amount: Some("1.00".parse().unwrap()),
-            currency: None,
+        &GoodwillInput {
+            amount: Some(serde_json::json!("1.00")),
             reason: "r".into(),
             period: Some("2026-01".into()),
-        },
+            ..GoodwillInput::default()
+        }
+        .check("acme")
+        .unwrap(),
         "cli",
         now(),
     )

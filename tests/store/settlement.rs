@@ -6,9 +6,11 @@
 //! 24 s) and 0.01% is 267.84 s.
 
 use sla_credit::store::customers::change_plan;
-use sla_credit::store::input::{CheckedPatch, IncidentInput};
-use sla_credit::store::ledger::{goodwill, reverse, GoodwillRequest};
-use sla_credit::store::{incidents, StoreError};
+use sla_credit::store::incidents;
+use sla_credit::store::ledger::{goodwill, reverse};
+use sla_credit::wire::credits::GoodwillInput;
+use sla_credit::wire::incidents::{CheckedPatch, IncidentInput};
+use sla_credit::wire::Error as StoreError;
 
 use crate::common::*;
 
@@ -109,7 +111,17 @@ fn an_extended_incident_appends_the_difference() {
     add_incident(&mut c, "A", "outage", "2026-01-10T00:00:00Z", None);
     let mut o = opts();
     o.as_of = t("2026-01-10T05:00:00Z");
-    sla_credit::store::settle::settle_incident(&mut c, "A", &o).unwrap();
+    // An ongoing outage is not settled for real; a dry run shows it as of 05:00.
+    assert!(matches!(
+        sla_credit::store::settle::settle_incident(&mut c, "A", &o),
+        Err(StoreError::Conflict { .. })
+    ));
+    o.dry_run = true;
+    let dry = sla_credit::store::settle::settle_incident(&mut c, "A", &o).unwrap();
+    assert_eq!(dry.entries_appended, 0);
+    assert_eq!(dry.totals[0].amount, "10.00");
+    end_at(&mut c, "A", "2026-01-10T05:00:00Z");
+    settle(&mut c, "A");
     assert_eq!(amounts(&mut c, "acme"), vec![(s("2026-01"), s("10.00"))]);
     // It ends at 09:00: 32,400 s, U = 98.790% → 30.00; delta 30.00 − 10.00 = 20.00.
     end_at(&mut c, "A", "2026-01-10T09:00:00Z");
@@ -249,7 +261,7 @@ fn a_reversed_credit_stays_reversed_on_resettlement() {
     ));
     assert!(matches!(
         reverse(&mut c, rev.id, "undo", "finance", now()),
-        Err(StoreError::Invalid(_))
+        Err(StoreError::Conflict { .. })
     ));
 }
 
@@ -342,14 +354,14 @@ fn goodwill_does_not_change_the_next_settlement() {
                          // Two days of January's fee: 2 × 100.00 / 31 = 6.451… → 6.45.
     let g = goodwill(
         &mut c,
-        &GoodwillRequest {
-            customer_id: "acme".into(),
-            days: Some(2),
-            amount: None,
-            currency: None,
+        &GoodwillInput {
+            days: Some(serde_json::json!(2)),
             reason: "sorry for the trouble".into(),
             period: Some("2026-01".into()),
-        },
+            ..GoodwillInput::default()
+        }
+        .check("acme")
+        .unwrap(),
         "support",
         now(),
     )
@@ -371,14 +383,15 @@ fn goodwill_does_not_change_the_next_settlement() {
     // An amount goodwill: 5.00.
     let g2 = goodwill(
         &mut c,
-        &GoodwillRequest {
-            customer_id: "acme".into(),
-            days: None,
-            amount: Some("5.00".parse().unwrap()),
+        &GoodwillInput {
+            amount: Some(serde_json::json!("5.00")),
             currency: Some("USD".into()),
             reason: "gesture".into(),
             period: Some("2026-01".into()),
-        },
+            ..GoodwillInput::default()
+        }
+        .check("acme")
+        .unwrap(),
         "support",
         now(),
     )

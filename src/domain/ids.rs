@@ -1,0 +1,63 @@
+//! Identifiers. Client-chosen ids (customers, plans, incidents) follow one syntax; ids the
+//! server makes are opaque strings with a prefix per kind (`cre_…` for ledger entries), so
+//! that a log line or a support ticket says what it names.
+
+use super::error::{field_error, FieldError};
+
+/// Client-chosen ids: `[A-Za-z0-9._:-]{1,128}`.
+pub fn check_id(id: &str, field: &str) -> Result<(), FieldError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(field_error(
+            field,
+            format!("{id:?} is not an id: 1 to 128 of A-Z a-z 0-9 . _ : -"),
+        ))
+    }
+}
+
+/// The prefix of a ledger entry's public id.
+pub const ENTRY_PREFIX: &str = "cre_";
+
+/// A ledger entry's public id (`cre_42`).
+pub fn entry_id(n: i64) -> String {
+    format!("{ENTRY_PREFIX}{n}")
+}
+
+/// Reads a ledger entry's public id; a bare number is accepted too (the CLI's old form).
+pub fn parse_entry_id(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let digits = t.strip_prefix(ENTRY_PREFIX).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n| *n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_ids_round_trip() {
+        assert_eq!(entry_id(42), "cre_42");
+        assert_eq!(parse_entry_id("cre_42"), Some(42));
+        assert_eq!(parse_entry_id("42"), Some(42));
+        assert_eq!(parse_entry_id("cre_"), None);
+        assert_eq!(parse_entry_id("cre_-1"), None);
+        assert_eq!(parse_entry_id("cre_0"), None);
+    }
+
+    #[test]
+    fn ids_follow_the_syntax() {
+        assert!(check_id("acme-1.eu:prod_2", "id").is_ok());
+        assert!(check_id("", "id").is_err());
+        assert!(check_id("a b", "id").is_err());
+        assert!(check_id(&"x".repeat(129), "id").is_err());
+    }
+}

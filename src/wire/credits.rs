@@ -1,0 +1,303 @@
+//! Credits: goodwill gestures, reversals and settlements (the request forms of
+//! `POST /v1/customers/{id}/credits`, `POST /v1/credits/{id}/reversal`,
+//! `POST /v1/incidents/{id}/credits` and their command-line twins), their checks into
+//! commands, and the views of ledger entries, balances and settlement reports.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::domain::error::{field_error, Errors};
+use crate::domain::ids::check_id;
+use crate::domain::money::{parse_money, Currency};
+use crate::domain::period::PeriodLabel;
+use crate::domain::policy::value_decimal;
+use crate::domain::time::Nanos;
+use crate::domain::ValidationErrors;
+
+use super::check::{check_instant, check_text, decimal_text};
+
+/// Goodwill: `{days, reason, period?, reference?}` or `{amount, currency?, reason, period?,
+/// reference?}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoodwillInput {
+    #[serde(default)]
+    pub days: Option<Value>,
+    #[serde(default)]
+    pub amount: Option<Value>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    pub reason: String,
+    #[serde(default)]
+    pub period: Option<String>,
+    /// A natural key: unique per customer.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// What a goodwill gesture grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// N days of the period's fee (docs/rules.md §6).
+    Days(u32),
+    /// A plain amount in the customer's currency.
+    Amount(Decimal),
+}
+
+/// A checked goodwill gesture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoodwillCommand {
+    pub customer_id: String,
+    pub grant: Grant,
+    /// Must be the customer's currency when given.
+    pub currency: Option<Currency>,
+    pub reason: String,
+    /// Default: the customer's current period.
+    pub period: Option<PeriodLabel>,
+    pub reference: Option<String>,
+}
+
+/// A whole number of days from 1 to 366; an exactly whole decimal (`2.0`) counts.
+pub fn check_days(v: &Value, field: &str) -> Result<u32, crate::domain::FieldError> {
+    let d = value_decimal(v, field)?;
+    let whole = d.normalize();
+    if whole.scale() != 0 {
+        return Err(field_error(field, "must be a whole number from 1 to 366"));
+    }
+    match u32::try_from(whole.mantissa()) {
+        Ok(n) if (1..=366).contains(&n) => Ok(n),
+        _ => {
+            Err(field_error(field, "must be a whole number from 1 to 366")
+                .with_code("out_of_range"))
+        }
+    }
+}
+
+impl GoodwillInput {
+    pub fn check(&self, customer_id: &str) -> Result<GoodwillCommand, ValidationErrors> {
+        let mut e = Errors::new();
+        e.take(check_id(customer_id, "customer_id"));
+        let grant = match (&self.days, &self.amount) {
+            (Some(d), None) => e.take(check_days(d, "days")).map(Grant::Days),
+            (None, Some(a)) => {
+                let amount = decimal_text(a)
+                    .ok_or_else(|| field_error("amount", "must be a decimal string like \"25.00\""))
+                    .and_then(|t| parse_money(&t).map_err(|m| field_error("amount", m)));
+                match e.take(amount) {
+                    Some(a) if a <= Decimal::ZERO => {
+                        e.push("amount", "must be greater than 0");
+                        None
+                    }
+                    a => a.map(Grant::Amount),
+                }
+            }
+            (Some(_), Some(_)) => {
+                e.push("days", "give exactly one of days or amount");
+                None
+            }
+            (None, None) => {
+                e.push_error(field_error("days", "give days or amount").with_code("required"));
+                None
+            }
+        };
+        let currency = self
+            .currency
+            .as_ref()
+            .and_then(|c| e.take(Currency::parse(c).map_err(|m| field_error("currency", m))));
+        if let (Some(Grant::Days(_)), Some(_)) = (grant, &self.currency) {
+            e.push("currency", "is only given with amount");
+        }
+        check_text(&self.reason, "reason", &mut e);
+        let period = self
+            .period
+            .as_ref()
+            .and_then(|p| e.take(PeriodLabel::parse(p).map_err(|m| field_error("period", m))));
+        if let Some(r) = &self.reference {
+            e.take(check_id(r, "reference"));
+        }
+        match grant {
+            Some(grant) => e.finish(GoodwillCommand {
+                customer_id: customer_id.to_string(),
+                grant,
+                currency,
+                reason: self.reason.clone(),
+                period,
+                reference: self.reference.clone(),
+            }),
+            None => Err(e.into_errors("body")),
+        }
+    }
+}
+
+/// `{reason}`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReversalInput {
+    pub reason: String,
+}
+
+impl ReversalInput {
+    pub fn check(&self) -> Result<String, ValidationErrors> {
+        let mut e = Errors::new();
+        check_text(&self.reason, "reason", &mut e);
+        e.finish(self.reason.clone())
+    }
+}
+
+/// `{dry_run, as_of?, limit?}`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettleInput {
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub as_of: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// A checked settlement request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettleCommand {
+    pub dry_run: bool,
+    /// Outage time counts up to here; never later than now for a real run.
+    pub as_of: Nanos,
+}
+
+impl SettleInput {
+    pub fn check(&self, now: Nanos) -> Result<SettleCommand, ValidationErrors> {
+        let mut e = Errors::new();
+        let as_of = match &self.as_of {
+            None => Some(now),
+            Some(t) => e.take(check_instant(t, "as_of")),
+        };
+        if let Some(at) = as_of {
+            if !self.dry_run && at > now {
+                e.push_error(
+                    field_error("as_of", "must not be later than now for a real settlement")
+                        .with_code("out_of_range"),
+                );
+            }
+        }
+        if let Some(l) = self.limit {
+            if !(1..=500).contains(&l) {
+                e.push_error(
+                    field_error("limit", "must be from 1 to 500").with_code("out_of_range"),
+                );
+            }
+        }
+        match as_of {
+            Some(as_of) => e.finish(SettleCommand {
+                dry_run: self.dry_run,
+                as_of,
+            }),
+            None => Err(e.into_errors("body")),
+        }
+    }
+}
+
+/// The view of a ledger entry, with its breakdown and the policy as applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryView {
+    pub id: String,
+    pub kind: String,
+    pub customer_id: String,
+    pub period: String,
+    pub amount: String,
+    pub currency: String,
+    pub incident_ids: Vec<String>,
+    pub reason: Option<String>,
+    pub reference: Option<String>,
+    pub created_at: String,
+    pub created_by: String,
+    pub reverses: Option<String>,
+    pub reversed_by: Option<String>,
+    pub settlement_id: Option<String>,
+    pub export_id: Option<String>,
+    pub plan_id: Option<String>,
+    pub policy_version: Option<i64>,
+    pub rounding: Option<String>,
+    pub explanation: String,
+    pub breakdown: Value,
+    pub policy: Value,
+    pub as_of: Option<String>,
+    pub tzdb_version: String,
+    pub engine_version: String,
+}
+
+/// The compact view of an entry (the command line's default listing).
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryLine {
+    pub id: String,
+    pub kind: String,
+    pub period: String,
+    pub amount: String,
+    pub currency: String,
+    pub created_at: String,
+    pub explanation: String,
+}
+
+impl From<&EntryView> for EntryLine {
+    fn from(v: &EntryView) -> Self {
+        EntryLine {
+            id: v.id.clone(),
+            kind: v.kind.clone(),
+            period: v.period.clone(),
+            amount: v.amount.clone(),
+            currency: v.currency.clone(),
+            created_at: v.created_at.clone(),
+            explanation: v.explanation.clone(),
+        }
+    }
+}
+
+/// A customer's balance in one currency: every entry's sum, what of it is in an export
+/// batch, and the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Balance {
+    pub currency: String,
+    pub total: String,
+    pub exported: String,
+    pub pending: String,
+}
+
+/// One (customer, period) of a settlement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettlementLine {
+    pub customer_id: String,
+    pub period: String,
+    pub currency: String,
+    pub target: String,
+    pub booked: String,
+    pub delta: String,
+    pub entry_id: Option<String>,
+    /// Whether the delta is not zero (an entry appended, or for a dry run, one it would).
+    #[serde(skip)]
+    pub changes: bool,
+}
+
+/// A total per currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Total {
+    pub currency: String,
+    pub amount: String,
+}
+
+/// A settlement's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettlementReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<String>,
+    pub dry_run: bool,
+    pub as_of: String,
+    /// Customers whose periods were settled.
+    pub customers: usize,
+    /// (customer, period) targets computed.
+    pub periods: usize,
+    /// Entries appended; 0 for a dry run, whose lines show the deltas it would append.
+    pub entries_appended: usize,
+    /// Sum of the deltas per currency (appended, or for a dry run, that would be).
+    pub totals: Vec<Total>,
+    pub data: Vec<SettlementLine>,
+}
