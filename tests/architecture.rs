@@ -69,3 +69,73 @@ fn the_check_itself_catches_a_violation() {
     assert!(tokens.contains(&"f64"));
     assert!(line.contains("std::fs"));
 }
+
+fn store_files() -> Vec<(std::path::PathBuf, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            (f, text)
+        })
+        .collect()
+}
+
+#[test]
+fn the_store_defines_no_request_form_or_validator() {
+    // Request forms are deserialized and checked in src/wire; the store runs checked commands.
+    let mut violations = Vec::new();
+    for (file, text) in store_files() {
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let bad = code.contains("Deserialize")
+                || code.contains("fn check")
+                || code.contains("fn validate")
+                || code.contains("fn parse_");
+            if bad {
+                violations.push(format!("{}:{}: {line}", file.display(), n + 1));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+#[test]
+fn ledger_and_settlement_do_not_import_each_other() {
+    let files = store_files();
+    let text = |name: &str| {
+        files
+            .iter()
+            .find(|(f, _)| f.ends_with(name))
+            .map(|(_, t)| t.clone())
+            .unwrap_or_else(|| panic!("src/store/{name} is missing"))
+    };
+    let ledger = text("ledger.rs");
+    let settle = text("settle.rs");
+    assert!(
+        !ledger.contains("settle::"),
+        "src/store/ledger.rs must not import src/store/settle.rs"
+    );
+    assert!(
+        !settle.contains("ledger::"),
+        "src/store/settle.rs must not import src/store/ledger.rs"
+    );
+}
+
+#[test]
+fn the_wire_holds_no_sql() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/wire");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    assert!(!files.is_empty(), "src/wire should hold the request forms");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            !text.contains("diesel") && !text.contains("actix"),
+            "{} must not name diesel or actix",
+            file.display()
+        );
+    }
+}

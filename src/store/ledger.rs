@@ -1,6 +1,6 @@
 //! The credit ledger (docs/rules.md §6): entries are appended, never updated or deleted (the
 //! database refuses both). Balances are derived, summed in Rust with exact decimals — never by
-//! SQL. Goodwill and reversal entries live here; settlement entries come from [`super::settle`].
+//! SQL. Goodwill and reversal entries live here; settlement entries come from the settlement module.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -23,13 +23,11 @@ use crate::wire::{ConflictKind, Error};
 
 use super::convert::{from_minor, read_ts, to_minor, ts};
 use super::customers::load_customer;
+use super::entries::{insert_entries, next_entry_id};
 use super::models::{BreakdownRow, EntryRow};
 use super::plans::load_plans;
 use super::schema::{credit_breakdowns, ledger_entries, plan_versions};
 use super::sqlite::{write_tx, Conn};
-
-/// Rows per multi-row INSERT: 20 columns × 1,000 rows stays under SQLite's 32,766 variables.
-pub const ENTRY_INSERT_CHUNK: usize = 1_000;
 
 /// A ledger entry, read back.
 #[derive(Debug, Clone, PartialEq)]
@@ -218,35 +216,6 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
             engine_version: e.engine_version.clone(),
         })
         .collect())
-}
-
-/// The next free entry id. Only meaningful inside a write transaction (the write lock is
-/// held, so nobody else appends in between).
-pub fn next_entry_id(conn: &mut Conn) -> Result<i64, Error> {
-    let max: Option<i64> = ledger_entries::table
-        .select(diesel::dsl::max(ledger_entries::id))
-        .first(conn)?;
-    Ok(max.unwrap_or(0) + 1)
-}
-
-/// Appends rows, many per statement.
-pub fn insert_entries(conn: &mut Conn, rows: &[EntryRow]) -> Result<(), Error> {
-    for chunk in rows.chunks(ENTRY_INSERT_CHUNK) {
-        diesel::insert_into(ledger_entries::table)
-            .values(chunk)
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
-/// Stores breakdowns by content; one already stored is kept as it is.
-pub fn insert_breakdowns(conn: &mut Conn, rows: &[BreakdownRow]) -> Result<(), Error> {
-    for chunk in rows.chunks(1_000) {
-        diesel::insert_or_ignore_into(credit_breakdowns::table)
-            .values(chunk)
-            .execute(conn)?;
-    }
-    Ok(())
 }
 
 /// Appends a goodwill entry. It is outside the settlement sum: it never shrinks a contractual

@@ -12,6 +12,7 @@
 
 pub mod convert;
 pub mod customers;
+pub mod entries;
 pub mod incidents;
 pub mod ledger;
 pub mod models;

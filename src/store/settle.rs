@@ -40,8 +40,8 @@ use crate::wire::{ConflictKind, Error};
 
 use super::convert::{from_minor, to_minor, ts};
 use super::customers::{customer_ids, load_customer_range};
+use super::entries::{insert_breakdowns, insert_entries, next_entry_id};
 use super::incidents::{load_incident, load_overlapping};
-use super::ledger::{insert_breakdowns, insert_entries, next_entry_id};
 use super::models::{BreakdownRow, EntryRow};
 use super::plans::load_plans_named;
 use super::schema::ledger_entries;

@@ -3,7 +3,7 @@
 
 use crate::common::*;
 
-fn ok(url: &str, args: &[&str]) -> serde_json::Value {
+pub fn ok(url: &str, args: &[&str]) -> serde_json::Value {
     let out = run_cli(url, args);
     assert!(
         out.status.success(),
@@ -13,7 +13,7 @@ fn ok(url: &str, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
 
-fn bad(url: &str, args: &[&str]) -> String {
+pub fn bad(url: &str, args: &[&str]) -> String {
     let out = run_cli(url, args);
     assert_eq!(out.status.code(), Some(2), "{args:?}");
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();

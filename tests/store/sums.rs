@@ -2,7 +2,8 @@
 //! independent exact total (integer minor units summed as i128, formatted by hand).
 
 use sla_credit::domain::{ENGINE_VERSION, TZDB_VERSION};
-use sla_credit::store::ledger::{balances, entries_for_customer, insert_entries};
+use sla_credit::store::entries::insert_entries;
+use sla_credit::store::ledger::{balances, entries_for_customer};
 use sla_credit::store::models::EntryRow;
 use sla_credit::store::sqlite::write_tx;
 
