@@ -47,11 +47,16 @@ pub struct Cli {
     #[arg(long, global = true, env = "SLA_CREDIT_ACTOR", default_value = "cli")]
     pub actor: String,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the HTTP API (the default command).
+    Serve(ServeArgs),
+    /// API keys for the HTTP API.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Quote the credit for outage windows, a plan and a policy (the POST /v1/quote body);
     /// reads no database.
     Quote {
@@ -237,6 +242,39 @@ pub enum IncidentsCommand {
     List,
 }
 
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Where to listen.
+    #[arg(long, env = "SLA_CREDIT_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Connections in the database pool.
+    #[arg(long, default_value_t = 8)]
+    pub pool_size: u32,
+    /// HTTP worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; prints its token alone on stdout (shown once; only a hash is stored).
+    Create {
+        /// The key's name (recorded as `created_by` of what it writes).
+        #[arg(long)]
+        name: String,
+        /// admin, billing, finance or support.
+        #[arg(long)]
+        role: String,
+    },
+    /// List keys (names, roles, dates; never tokens).
+    List,
+    /// Revoke a key by name.
+    Revoke {
+        /// The key's name.
+        name: String,
+    },
+}
+
 #[derive(Debug, Args)]
 pub struct SettleArgs {
     /// Settle every affected customer's periods of this incident.
@@ -302,7 +340,14 @@ pub struct GoodwillArgs {
 /// Runs the command line; returns the process exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs {
+        bind: std::env::var("SLA_CREDIT_BIND").unwrap_or_else(|_| "127.0.0.1:8080".into()),
+        pool_size: 8,
+        workers: 0,
+    }));
+    let result = match command {
+        Command::Serve(args) => return serve(&cli.database, &args),
+        Command::Keys(c) => run_keys(&cli.database, c),
         Command::Quote { file } => return quote(&file),
         Command::Plans(c) => run_plans(&cli.database, c),
         Command::Customers(c) => run_customers(&cli.database, c),
@@ -319,6 +364,45 @@ pub fn run() -> i32 {
         Err(e) => {
             eprintln!("{}", Lines(&e));
             e.exit_code()
+        }
+    }
+}
+
+fn serve(database: &str, args: &ServeArgs) -> i32 {
+    let settings = crate::http::Settings {
+        bind: args.bind.clone(),
+        database: database.to_string(),
+        pool_size: args.pool_size,
+        workers: args.workers,
+        ..crate::http::Settings::default()
+    };
+    match crate::http::serve(settings) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("serve: {e}");
+            1
+        }
+    }
+}
+
+fn run_keys(database: &str, command: KeysCommand) -> Result<(), Error> {
+    use crate::store::keys;
+    match command {
+        KeysCommand::Create { name, role } => {
+            let new = crate::wire::keys::check_new_key(&name, &role)?;
+            let store = Store::open(database)?;
+            let token = keys::create_key(&mut *store.conn()?, &new, now())?;
+            println!("{token}");
+            Ok(())
+        }
+        KeysCommand::List => {
+            let store = Store::open_existing(database)?;
+            print(&keys::list_keys(&mut *store.conn()?)?)
+        }
+        KeysCommand::Revoke { name } => {
+            let store = Store::open(database)?;
+            keys::revoke_key(&mut *store.conn()?, &name, now())?;
+            print(&serde_json::json!({"name": name, "revoked": true}))
         }
     }
 }

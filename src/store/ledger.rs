@@ -18,7 +18,7 @@ use crate::domain::settlement::{
 };
 use crate::domain::time::{format_utc, Nanos};
 use crate::domain::{ENGINE_VERSION, TZDB_VERSION};
-use crate::wire::credits::{Balance, EntryView, GoodwillCommand, Grant};
+use crate::wire::credits::{Balance, EntryView, GoodwillCommand, Grant, LedgerFilter};
 use crate::wire::{ConflictKind, Error};
 
 use super::convert::{from_minor, read_ts, to_minor, ts};
@@ -26,7 +26,7 @@ use super::customers::load_customer;
 use super::entries::{insert_entries, next_entry_id};
 use super::models::{BreakdownRow, EntryRow};
 use super::plans::load_plans;
-use super::schema::{credit_breakdowns, ledger_entries, plan_versions};
+use super::schema::{credit_breakdowns, entry_references, ledger_entries, plan_versions};
 use super::sqlite::{write_tx, Conn};
 
 /// A ledger entry, read back.
@@ -123,6 +123,61 @@ pub fn entries_for_customer(conn: &mut Conn, customer_id: &str) -> Result<Vec<En
     rows.into_iter().map(Entry::try_from).collect()
 }
 
+/// One page of a customer's entries, newest first, older than the cursor entry.
+pub fn customer_entries_page(
+    conn: &mut Conn,
+    customer_id: &str,
+    before: Option<i64>,
+    limit: usize,
+) -> Result<Vec<Entry>, Error> {
+    let mut q = ledger_entries::table
+        .filter(ledger_entries::customer_id.eq(customer_id))
+        .order(ledger_entries::id.desc())
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .into_boxed();
+    if let Some(b) = before {
+        q = q.filter(ledger_entries::id.lt(b));
+    }
+    let rows: Vec<EntryRow> = q.select(EntryRow::as_select()).load(conn)?;
+    rows.into_iter().map(Entry::try_from).collect()
+}
+
+/// A customer's balances per currency, from every entry's amount (summed in Rust).
+pub fn customer_balances(conn: &mut Conn, customer_id: &str) -> Result<Vec<Balance>, Error> {
+    let entries = entries_for_customer(conn, customer_id)?;
+    balances(&entries)
+}
+
+/// One page of the ledger in commit order (ascending id), after the cursor entry.
+pub fn list_entries(
+    conn: &mut Conn,
+    filter: &LedgerFilter,
+    after: Option<i64>,
+    limit: usize,
+) -> Result<Vec<Entry>, Error> {
+    let mut q = ledger_entries::table
+        .order(ledger_entries::id.asc())
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .into_boxed();
+    if let Some(a) = after {
+        q = q.filter(ledger_entries::id.gt(a));
+    }
+    if let Some(c) = &filter.customer_id {
+        q = q.filter(ledger_entries::customer_id.eq(c.clone()));
+    }
+    if let Some(k) = filter.kind {
+        q = q.filter(ledger_entries::kind.eq(k.as_str()));
+    }
+    if let Some(from) = filter.from {
+        q = q.filter(ledger_entries::created_at.ge(ts(from)));
+    }
+    if let Some(to) = filter.to {
+        q = q.filter(ledger_entries::created_at.lt(ts(to)));
+    }
+    let rows: Vec<EntryRow> = q.select(EntryRow::as_select()).load(conn)?;
+    rows.into_iter().map(Entry::try_from).collect()
+}
+
 /// One entry.
 pub fn load_entry(conn: &mut Conn, id: i64) -> Result<Option<Entry>, Error> {
     let row: Option<EntryRow> = ledger_entries::table
@@ -163,6 +218,14 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
             }
         }
     }
+    let mut references: HashMap<i64, String> = HashMap::new();
+    for chunk in ids.chunks(10_000) {
+        let pairs: Vec<(i64, String)> = entry_references::table
+            .filter(entry_references::entry_id.eq_any(chunk))
+            .select((entry_references::entry_id, entry_references::reference))
+            .load(conn)?;
+        references.extend(pairs);
+    }
     let mut policies: HashMap<(String, i64), Value> = HashMap::new();
     for e in entries {
         if let (Some(p), Some(v)) = (&e.plan_id, e.policy_version) {
@@ -188,7 +251,7 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
             currency: e.currency.code().to_string(),
             incident_ids: e.incident_ids.clone(),
             reason: e.reason.clone(),
-            reference: None,
+            reference: references.get(&e.id).cloned(),
             created_at: format_utc(e.created_at),
             created_by: e.created_by.clone(),
             reverses: e.reverses.map(entry_id),
@@ -229,6 +292,18 @@ pub fn goodwill(
     write_tx(conn, |c| {
         let customer = load_customer(c, &cmd.customer_id)?
             .ok_or_else(|| Error::not_found("customer", cmd.customer_id.as_str()))?;
+        if let Some(reference) = &cmd.reference {
+            if let Some(existing) = referenced_entry(c, &customer.id, reference)? {
+                return Err(Error::conflict(
+                    ConflictKind::IdTaken,
+                    "reference",
+                    format!(
+                        "{reference:?} already names {} for this customer",
+                        entry_id(existing)
+                    ),
+                ));
+            }
+        }
         let plans = load_plans(c)?;
         let label = match cmd.period {
             Some(p) => p,
@@ -305,8 +380,27 @@ pub fn goodwill(
         };
         let id = row.id;
         insert_entries(c, &[row])?;
+        if let Some(reference) = &cmd.reference {
+            diesel::insert_into(entry_references::table)
+                .values((
+                    entry_references::entry_id.eq(id),
+                    entry_references::customer_id.eq(&customer.id),
+                    entry_references::reference.eq(reference),
+                ))
+                .execute(c)?;
+        }
         load_entry(c, id)?.ok_or_else(|| Error::internal("entry vanished"))
     })
+}
+
+/// The entry a goodwill `reference` already names for a customer.
+fn referenced_entry(conn: &mut Conn, customer_id: &str, reference: &str) -> Result<Option<i64>, Error> {
+    Ok(entry_references::table
+        .filter(entry_references::customer_id.eq(customer_id))
+        .filter(entry_references::reference.eq(reference))
+        .select(entry_references::entry_id)
+        .first(conn)
+        .optional()?)
 }
 
 /// Appends the reversal of an entry: the same amount with the opposite sign, same customer,

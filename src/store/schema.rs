@@ -1,6 +1,16 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    api_keys (name) {
+        name -> Text,
+        role -> Text,
+        token_sha256 -> Text,
+        created_at -> Text,
+        revoked_at -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     credit_breakdowns (sha256) {
         sha256 -> Text,
         body -> Text,
@@ -13,6 +23,28 @@ diesel::table! {
         name -> Text,
         email -> Nullable<Text>,
         timezone -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    entry_references (entry_id) {
+        entry_id -> BigInt,
+        customer_id -> Text,
+        reference -> Text,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (owner, key) {
+        owner -> Text,
+        key -> Text,
+        fingerprint -> Text,
+        state -> Text,
+        lease_until -> Text,
+        status -> Nullable<BigInt>,
+        headers -> Nullable<Text>,
+        body -> Nullable<Binary>,
         created_at -> Text,
     }
 }
@@ -102,6 +134,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(entry_references -> ledger_entries (entry_id));
 diesel::joinable!(incident_customers -> customers (customer_id));
 diesel::joinable!(incident_customers -> incidents (incident_id));
 diesel::joinable!(incident_plans -> incidents (incident_id));
@@ -113,8 +146,11 @@ diesel::joinable!(plan_changes -> plans (plan_id));
 diesel::joinable!(plan_versions -> plans (plan_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
     credit_breakdowns,
     customers,
+    entry_references,
+    idempotency_keys,
     incident_customers,
     incident_plans,
     incidents,

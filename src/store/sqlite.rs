@@ -217,11 +217,23 @@ pub fn migrate(conn: &mut Conn) -> Result<(), Error> {
 /// read, so whatever the closure reads (booked sums, inputs) cannot change before it commits.
 /// Two settlements of the same (customer, period) therefore run one after the other, and the
 /// second sees the first's entries.
+///
+/// Inside a transaction already (a caller that commits an idempotency record with the
+/// effect), the work runs in a savepoint of that transaction instead.
 pub fn write_tx<T>(
     conn: &mut Conn,
     f: impl FnOnce(&mut Conn) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    conn.immediate_transaction(f)
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let depth = AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .ok()
+        .flatten();
+    if depth.is_some() {
+        conn.transaction(f)
+    } else {
+        conn.immediate_transaction(f)
+    }
 }
 
 /// A read transaction: one consistent snapshot for several queries.

@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::domain::book::EntryKind;
 use crate::domain::error::{field_error, Errors};
 use crate::domain::ids::check_id;
 use crate::domain::money::{parse_money, Currency};
@@ -300,4 +301,37 @@ pub struct SettlementReport {
     /// Sum of the deltas per currency (appended, or for a dry run, that would be).
     pub totals: Vec<Total>,
     pub data: Vec<SettlementLine>,
+}
+
+/// The filters of `GET /v1/ledger`: customer, kind, and `created_at` in `[from, to)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerFilter {
+    pub customer_id: Option<String>,
+    pub kind: Option<EntryKind>,
+    pub from: Option<Nanos>,
+    pub to: Option<Nanos>,
+}
+
+impl LedgerFilter {
+    /// Checks the query parameters (each optional).
+    pub fn check(
+        customer_id: Option<&str>,
+        kind: Option<&str>,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<LedgerFilter, ValidationErrors> {
+        let mut e = Errors::new();
+        if let Some(c) = customer_id {
+            e.take(check_id(c, "customer_id"));
+        }
+        let kind = kind.and_then(|k| e.take(EntryKind::parse(k).map_err(|m| field_error("kind", m))));
+        let from = from.and_then(|t| e.take(check_instant(t, "from")));
+        let to = to.and_then(|t| e.take(check_instant(t, "to")));
+        e.finish(LedgerFilter {
+            customer_id: customer_id.map(str::to_string),
+            kind,
+            from,
+            to,
+        })
+    }
 }

@@ -9,6 +9,7 @@ pub mod credits;
 pub mod customers;
 pub mod error;
 pub mod incidents;
+pub mod keys;
 pub mod plans;
 
 pub use error::{ConflictKind, Error, Result};

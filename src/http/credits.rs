@@ -1,0 +1,167 @@
+//! Credits: the support view of a customer, goodwill, one entry, reversals, and the ledger
+//! feed billing systems poll (commit order).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::{entry_id, parse_entry_id};
+use crate::store::convert::to_minor;
+use crate::store::{customers, ledger};
+use crate::wire::credits::{Balance, EntryView, GoodwillInput, LedgerFilter, ReversalInput};
+use crate::wire::customers::CustomerView;
+use crate::wire::Error;
+
+use super::error::ApiError;
+use super::support::{json, json_body, read, write, Listing, Page, PageQuery};
+use super::{caller, AppState};
+
+fn now() -> crate::domain::time::Nanos {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+}
+
+/// `GET /v1/customers/{id}/credits`
+#[derive(Serialize)]
+struct SupportView {
+    customer: CustomerView,
+    balances: Vec<Balance>,
+    #[serde(flatten)]
+    page: Listing<EntryView>,
+}
+
+fn entry_key(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
+    cursor
+        .map(|c| {
+            parse_entry_id(c).ok_or_else(|| {
+                ApiError::Wire(Error::unparseable("after", "is not a cursor of this list"))
+            })
+        })
+        .transpose()
+}
+
+pub async fn get_customer_credits(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let page = Page::check(q.limit.as_deref(), q.after.as_deref(), &format!("credits/{id}"))?;
+    let before = entry_key(page.after.as_deref())?;
+    let limit = page.limit;
+    let (customer, balances, views) = read(&state, move |c| {
+        let cu = customers::load_customer(c, &id)?
+            .ok_or_else(|| Error::not_found("customer", id.as_str()))?;
+        let balances = ledger::customer_balances(c, &id)?;
+        let entries = ledger::customer_entries_page(c, &id, before, limit + 1)?;
+        let views = ledger::entry_views(c, &entries)?;
+        Ok((cu, balances, views))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(SupportView {
+        customer: CustomerView::from(&customer),
+        balances,
+        page: page.answer(views, |v| v.id.clone()),
+    }))
+}
+
+pub async fn post_goodwill(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let who = caller(&req)?;
+    let cmd = json_body::<GoodwillInput>(&req, &body)?
+        .check(&id)
+        .map_err(Error::from)?;
+    let counter = state.metrics.credits_minor.clone();
+    let actor = who.name.clone();
+    write(&state, &req, &who, &body, move |c| {
+        let entry = ledger::goodwill(c, &cmd, &actor, now())?;
+        let minor = to_minor(entry.amount, entry.currency.minor_units()).unwrap_or(0);
+        counter
+            .with_label_values(&[entry.currency.code()])
+            .inc_by(u64::try_from(minor).unwrap_or(0));
+        let view = ledger::entry_views(c, std::slice::from_ref(&entry))?;
+        Ok(json(StatusCode::CREATED, &view[0])?
+            .with_header("location", format!("/v1/credits/{}", entry_id(entry.id))))
+    })
+    .await
+}
+
+fn path_entry(text: &str) -> Result<i64, ApiError> {
+    parse_entry_id(text).ok_or_else(|| ApiError::Wire(Error::not_found("entry", text)))
+}
+
+pub async fn get_entry(
+    state: web::Data<AppState>,
+    entry: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_entry(&entry)?;
+    let view = read(&state, move |c| {
+        let e = ledger::load_entry(c, id)?.ok_or_else(|| Error::not_found("entry", entry_id(id)))?;
+        let mut v = ledger::entry_views(c, &[e])?;
+        v.pop().ok_or_else(|| Error::internal("entry view vanished"))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+pub async fn post_reversal(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    entry: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let who = caller(&req)?;
+    let reason = json_body::<ReversalInput>(&req, &body)?
+        .check()
+        .map_err(Error::from)?;
+    let id = path_entry(&entry)?;
+    let actor = who.name.clone();
+    write(&state, &req, &who, &body, move |c| {
+        let e = ledger::reverse(c, id, &reason, &actor, now())?;
+        let view = ledger::entry_views(c, std::slice::from_ref(&e))?;
+        Ok(json(StatusCode::CREATED, &view[0])?
+            .with_header("location", format!("/v1/credits/{}", entry_id(e.id))))
+    })
+    .await
+}
+
+/// `?customer_id=&kind=&from=&to=&limit=&after=`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerQuery {
+    customer_id: Option<String>,
+    kind: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<String>,
+    after: Option<String>,
+}
+
+pub async fn list_ledger(
+    state: web::Data<AppState>,
+    q: web::Query<LedgerQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = LedgerFilter::check(
+        q.customer_id.as_deref(),
+        q.kind.as_deref(),
+        q.from.as_deref(),
+        q.to.as_deref(),
+    )
+    .map_err(|e| ApiError::Wire(Error::Unparseable(e)))?;
+    let binding = format!(
+        "ledger?{:?}|{:?}|{:?}|{:?}",
+        q.customer_id, q.kind, q.from, q.to
+    );
+    let page = Page::check(q.limit.as_deref(), q.after.as_deref(), &binding)?;
+    let after = entry_key(page.after.as_deref())?;
+    let limit = page.limit;
+    let views = read(&state, move |c| {
+        let entries = ledger::list_entries(c, &filter, after, limit + 1)?;
+        ledger::entry_views(c, &entries)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page.answer(views, |v| v.id.clone())))
+}

@@ -1,0 +1,337 @@
+//! The HTTP API (docs/http.md): actix-web, thin handlers. A handler reads: extract → convert
+//! to the checked command (`crate::wire`) → run the store call off the async workers →
+//! respond. One route table ([`ROUTES`]) registers the routes and states each one's access;
+//! the openapi test reads the same table.
+
+mod credits;
+mod customers;
+pub mod error;
+mod health;
+mod incidents;
+mod plans;
+mod quote;
+pub mod support;
+
+use std::net::TcpListener;
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method};
+use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Next};
+use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
+use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
+use prometheus::{IntCounter, IntCounterVec, Opts};
+
+use crate::store::keys::{self, Caller};
+use crate::store::Store;
+use crate::wire::keys::Access;
+
+use error::ApiError;
+
+/// Everything the server is configured with; built once (tests build one with port 0).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen: `127.0.0.1:8080`; port 0 picks a free one.
+    pub bind: String,
+    /// The database URL.
+    pub database: String,
+    /// Connections in the pool.
+    pub pool_size: u32,
+    /// Largest JSON body accepted, in bytes.
+    pub json_limit: usize,
+    /// HTTP worker threads (0: one per core).
+    pub workers: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:8080".into(),
+            database: "sqlite://sla-credit.db".into(),
+            pool_size: 8,
+            json_limit: 8 * 1024 * 1024,
+            workers: 0,
+        }
+    }
+}
+
+/// Counters beside the request metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    pub replays: IntCounter,
+    pub credits_minor: IntCounterVec,
+}
+
+/// What handlers share.
+pub struct AppState {
+    pub store: Store,
+    pub metrics: Metrics,
+    pub settings: Settings,
+}
+
+/// One route: method, path pattern, and who may call it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+macro_rules! routes {
+    ($( $path:literal => { $( $method:ident $access:ident $handler:path ),+ $(,)? } ),+ $(,)?) => {
+        /// Every route of the API, in one place.
+        pub const ROUTES: &[RouteSpec] = &[
+            $( $( RouteSpec { method: stringify!($method), path: $path, access: Access::$access }, )+ )+
+        ];
+
+        fn register(cfg: &mut web::ServiceConfig) {
+            $(
+                let allow = [$( stringify!($method) ),+].join(", ");
+                cfg.service(
+                    web::resource($path)
+                        $( .route(web::method(Method::$method).to($handler)) )+
+                        .default_service(web::to(move || {
+                            let allow = allow.clone();
+                            async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow)) }
+                        })),
+                );
+            )+
+        }
+    };
+}
+
+routes! {
+    "/healthz" => { GET Public health::get_health },
+    "/metrics" => { GET Public health::get_metrics_placeholder },
+    "/openapi.yaml" => { GET Public health::get_openapi },
+    "/problems/{slug}" => { GET Public health::get_problem },
+    "/v1/quote" => { POST Read quote::post_quote },
+    "/v1/plans" => { POST WriteBook plans::post_plan, GET Read plans::list_plans },
+    "/v1/plans/{id}" => { GET Read plans::get_plan, PUT WriteBook plans::put_plan },
+    "/v1/customers" => { POST WriteBook customers::post_customer, GET Read customers::list_customers },
+    "/v1/customers/{id}" => { GET Read customers::get_customer },
+    "/v1/customers/{id}/plan-changes" => { POST WriteBook customers::post_plan_change },
+    "/v1/customers/{id}/credits" => { GET Read credits::get_customer_credits, POST Credit credits::post_goodwill },
+    "/v1/incidents" => { POST WriteBook incidents::post_incident, GET Read incidents::list_incidents },
+    "/v1/incidents/{id}" => { GET Read incidents::get_incident, PATCH WriteBook incidents::patch_incident },
+    "/v1/credits/{entry_id}" => { GET Read credits::get_entry },
+    "/v1/credits/{entry_id}/reversal" => { POST Credit credits::post_reversal },
+    "/v1/ledger" => { GET Read credits::list_ledger },
+}
+
+/// The route a request matched, if any.
+fn route_of(method: &Method, pattern: Option<&str>) -> Option<&'static RouteSpec> {
+    let pattern = pattern?;
+    ROUTES
+        .iter()
+        .find(|r| r.path == pattern && r.method == method.as_str())
+}
+
+/// The bearer token of a request.
+fn bearer(req: &ServiceRequest) -> Option<String> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+/// Authentication and the role matrix, from the route table.
+async fn authorize(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let spec = route_of(req.method(), req.match_pattern().as_deref());
+    let access = spec.map_or(Access::Public, |s| s.access);
+    if access == Access::Public {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+    }
+    let fail = |req: ServiceRequest, e: ApiError| {
+        let resp = actix_web::ResponseError::error_response(&e);
+        Ok(req.into_response(resp).map_into_right_body())
+    };
+    let Some(token) = bearer(&req) else {
+        return fail(req, ApiError::Unauthorized);
+    };
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return fail(req, ApiError::Unauthorized);
+    };
+    let caller = web::block(move || {
+        let mut conn = state.store.conn()?;
+        keys::authenticate(&mut conn, &token)
+    })
+    .await;
+    let caller = match caller {
+        Ok(Ok(Some(c))) => c,
+        Ok(Ok(None)) => return fail(req, ApiError::Unauthorized),
+        Ok(Err(e)) => return fail(req, ApiError::Wire(e)),
+        Err(e) => return fail(req, e.into()),
+    };
+    if !caller.role.may(access) {
+        return fail(req, ApiError::Forbidden(caller.role.as_str()));
+    }
+    req.extensions_mut().insert(caller);
+    next.call(req).await.map(ServiceResponse::map_into_left_body)
+}
+
+/// Any error response that is not problem+json yet (the framework's own 400, 404, 413…)
+/// becomes one.
+fn problem_for_framework_errors<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let e = match status.as_u16() {
+        404 => ApiError::NoRoute(res.request().path().to_string()),
+        413 => ApiError::PayloadTooLarge(
+            res.request()
+                .app_data::<web::Data<AppState>>()
+                .map_or(0, |s| s.settings.json_limit),
+        ),
+        500..=599 => ApiError::Wire(crate::wire::Error::internal(format!(
+            "framework error {status}"
+        ))),
+        _ => ApiError::Wire(crate::wire::Error::unparseable(
+            "request",
+            status.canonical_reason().unwrap_or("bad request"),
+        )),
+    };
+    let (req, _) = res.into_parts();
+    let resp: HttpResponse<BoxBody> = actix_web::ResponseError::error_response(&e);
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, resp).map_into_right_body(),
+    ))
+}
+
+/// Echoes the request id tracing-actix-web assigned as `X-Request-Id`.
+async fn request_id_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(ToString::to_string);
+    let mut res = next.call(req).await?;
+    if let Some(id) = id.and_then(|i| header::HeaderValue::from_str(&i).ok()) {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), id);
+    }
+    Ok(res)
+}
+
+fn metrics() -> std::io::Result<(PrometheusMetrics, Metrics)> {
+    let prom = PrometheusMetricsBuilder::new("sla_credit")
+        .endpoint("/metrics")
+        .build()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let replays = IntCounter::new(
+        "sla_credit_idempotent_replays_total",
+        "Responses replayed for a repeated Idempotency-Key",
+    )
+    .map_err(std::io::Error::other)?;
+    let credits_minor = IntCounterVec::new(
+        Opts::new(
+            "sla_credit_credits_issued_minor_total",
+            "Credits issued through the API, in minor units, by currency",
+        ),
+        &["currency"],
+    )
+    .map_err(std::io::Error::other)?;
+    prom.registry
+        .register(Box::new(replays.clone()))
+        .map_err(std::io::Error::other)?;
+    prom.registry
+        .register(Box::new(credits_minor.clone()))
+        .map_err(std::io::Error::other)?;
+    Ok((
+        prom,
+        Metrics {
+            replays,
+            credits_minor,
+        },
+    ))
+}
+
+/// A running server: where it listens, and how to wait for it.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub server: actix_web::dev::Server,
+}
+
+/// Opens the database, binds, and starts the server (it runs until SIGINT or SIGTERM, then
+/// finishes in-flight requests).
+pub fn start(settings: Settings) -> std::io::Result<Running> {
+    let store = Store::open_with(
+        &settings.database,
+        crate::store::OpenMode::Create,
+        settings.pool_size,
+    )
+    .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let listener = TcpListener::bind(&settings.bind)?;
+    let addr = listener.local_addr()?;
+    let (prom, counters) = metrics()?;
+    let state = web::Data::new(AppState {
+        store,
+        metrics: counters,
+        settings: settings.clone(),
+    });
+    let limit = settings.json_limit;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(limit))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                ApiError::Wire(crate::wire::Error::unparseable("query", e.to_string())).into()
+            }))
+            .configure(register)
+            .default_service(web::to(|req: HttpRequest| async move {
+                Err::<HttpResponse, _>(ApiError::NoRoute(req.path().to_string()))
+            }))
+            .wrap(from_fn(authorize))
+            .wrap(ErrorHandlers::new().default_handler(problem_for_framework_errors))
+            .wrap(prom.clone())
+            .wrap(from_fn(request_id_header))
+            .wrap(tracing_actix_web::TracingLogger::default())
+    })
+    .listen(listener)?
+    .shutdown_timeout(30);
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    Ok(Running {
+        addr,
+        server: server.run(),
+    })
+}
+
+/// Serves until a signal asks to stop.
+pub fn serve(settings: Settings) -> std::io::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    actix_web::rt::System::new().block_on(async move {
+        let running = start(settings)?;
+        tracing::info!(addr = %running.addr, "sla-credit listening");
+        running.server.await
+    })
+}
+
+/// The caller a handler runs for (set by [`authorize`]).
+pub fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
+    req.extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or(ApiError::Unauthorized)
+}
