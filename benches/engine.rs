@@ -1,4 +1,4 @@
-//! Engine benchmarks (issue 2; results in BENCHMARKS.md):
+//! Engine benchmarks (results in BENCHMARKS.md):
 //! (a) one customer-month with 10 windows;
 //! (b) one customer-month with 1,000 / 10,000 / 100,000 windows: time per window must stay
 //!     within 2× across the sizes (O(n log n));

@@ -1,4 +1,4 @@
-//! Settlement throughput (issue 3): settling one incident for 100,000 customers, in entries per
+//! Settlement throughput: settling one incident for 100,000 customers, in entries per
 //! second, beside the raw insert ceiling of the same SQLite library measured in the same run:
 //! the very rows the settlement wrote, inserted again into an identically seeded database in
 //! one transaction (a) by one prepared single-row INSERT re-executed per row, and (b) by

@@ -1,4 +1,4 @@
--- Plans and their versions (issue 3, item 1). A plan's currency never changes; everything else
+-- Plans and their versions. A plan's currency never changes; everything else
 -- (name, price, billing cycle, policy) is a version: a change appends a new version, and a stored
 -- credit keeps (plan_id, policy_version), so the policy as applied is always the one it names.
 -- Timestamps are TEXT, canonical UTC with nine fraction digits ("2026-01-16T05:06:00.000000000Z"),

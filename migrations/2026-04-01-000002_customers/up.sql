@@ -1,10 +1,10 @@
--- Customers and their plan history (issue 3, item 1). The plan in force at an instant is the
+-- Customers and their plan history. The plan in force at an instant is the
 -- plan change with the latest effective_at at or before it; before the first, no fee is owed.
 CREATE TABLE customers (
     id TEXT PRIMARY KEY NOT NULL,
     name TEXT NOT NULL,
     email TEXT,
-    -- IANA zone name: measurement periods and local days are the customer's (credit-rules §1).
+    -- IANA zone name: measurement periods and local days are the customer's (docs/rules.md §1).
     timezone TEXT NOT NULL DEFAULT 'UTC',
     created_at TEXT NOT NULL
 ) STRICT;

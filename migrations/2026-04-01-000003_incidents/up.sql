@@ -1,4 +1,4 @@
--- Incidents (issue 3, item 1): outages count as downtime, maintenance as exclusions, for the
+-- Incidents: outages count as downtime, maintenance as exclusions, for the
 -- customers in scope. ended_at is NULL while the incident is ongoing. impact is a canonical
 -- decimal in (0, 1] as TEXT.
 CREATE TABLE incidents (

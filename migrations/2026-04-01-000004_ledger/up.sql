@@ -1,10 +1,10 @@
--- The append-only credit ledger (issue 3, item 2; credit-rules §6).
+-- The append-only credit ledger (docs/rules.md §6).
 --
 -- Amounts are INTEGER minor units (amount_minor × 10^-minor_units, in `currency`): exact, and
 -- never summed by SQL; balances are summed in Rust. minor_units is stored with each entry so an
 -- amount keeps its meaning even if ISO 4217 ever changes a currency's exponent.
 
--- Breakdowns (credit-rules §7) are content-addressed: customers with the same plan, zone and
+-- Breakdowns (docs/rules.md §7) are content-addressed: customers with the same plan, zone and
 -- incidents share one breakdown, stored once and referenced by its SHA-256. Immutable.
 CREATE TABLE credit_breakdowns (
     sha256 TEXT PRIMARY KEY NOT NULL CHECK (length(sha256) = 64),

@@ -1,4 +1,4 @@
-//! Settlement deltas (credit-rules §6), each expected figure worked by hand in the comments.
+//! Settlement deltas (docs/rules.md §6), each expected figure worked by hand in the comments.
 //!
 //! Unless a test says otherwise: plan `basic` is 100.00 USD monthly under the Amazon EC2 tiers
 //! ([99.0, 99.99) → 10%, [95.0, 99.0) → 30%, [0, 95.0) → 100% of the month's fee), the customer
