@@ -444,16 +444,30 @@ fn run_plans(database: &str, command: PlansCommand) -> Result<(), Error> {
             annual_split,
             policy,
         } => {
-            let new = PlanInput {
+            // A malformed --policy is reported beside the other arguments' problems.
+            let (policy, policy_error) = match policy_value(&policy) {
+                Ok(v) => (v, None),
+                Err(e) => (Value::String("atlassian".into()), Some(e)),
+            };
+            let checked = PlanInput {
                 id,
                 name,
                 price: Value::String(price),
                 currency,
                 billing_cycle,
                 annual_split,
-                policy: policy_value(&policy)?,
+                policy,
             }
-            .check()?;
+            .check();
+            let new = match (checked, policy_error) {
+                (Ok(new), None) => new,
+                (Ok(_), Some(e)) => return Err(e),
+                (Err(others), None) => return Err(others.into()),
+                (Err(mut others), Some(e)) => {
+                    others.0.splice(0..0, e.field_errors());
+                    return Err(Error::Unparseable(others));
+                }
+            };
             let store = Store::open(database)?;
             let info = plans::add_plan(&mut *store.conn()?, &new, now)?;
             print(&PlanView::from(info.latest()))

@@ -29,7 +29,7 @@
 //! ```
 
 pub mod cli;
-pub mod http;
 pub mod domain;
+pub mod http;
 pub mod store;
 pub mod wire;

@@ -97,7 +97,7 @@ fn check_file(path: &str, mode: OpenMode) -> Result<(), Error> {
             .map_err(|e| Error::invalid("database", format!("cannot read {path}: {e}")))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return match mode {
-                OpenMode::Create => Ok(()),
+                OpenMode::Create => check_parent(path),
                 OpenMode::Existing => Err(Error::invalid(
                     "database",
                     format!("no database at {path} (this command only reads; nothing was created)"),
@@ -135,6 +135,21 @@ fn check_file(path: &str, mode: OpenMode) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// A file to be created needs an existing directory; SQLite would otherwise fail only when
+/// the pool times out.
+fn check_parent(path: &str) -> Result<(), Error> {
+    let parent = std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty());
+    match parent {
+        Some(dir) if !dir.is_dir() => Err(Error::invalid(
+            "database",
+            format!("cannot create {path}: {} is not a directory", dir.display()),
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[derive(diesel::QueryableByName)]
