@@ -325,6 +325,7 @@ pub fn serve(settings: Settings) -> std::io::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     actix_web::rt::System::new().block_on(async move {
         let running = start(settings)?;
