@@ -235,6 +235,7 @@ async fn request_id_header(
 fn metrics() -> std::io::Result<(PrometheusMetrics, Metrics)> {
     let prom = PrometheusMetricsBuilder::new("sla_credit")
         .endpoint("/metrics")
+        .mask_unmatched_patterns("UNMATCHED")
         .build()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let replays = IntCounter::new(
