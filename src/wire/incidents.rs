@@ -95,12 +95,17 @@ impl IncidentInput {
 #[serde(deny_unknown_fields)]
 pub struct IncidentPatch {
     /// Kept as JSON so that an explicit `null` is told apart from an absent field.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub ended_at: Option<Value>,
     #[serde(default)]
     pub impact: Option<Value>,
     #[serde(default)]
     pub summary: Option<String>,
+}
+
+/// A field that is present, even as `null` (absent fields stay `None` by `default`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// A checked patch: what changes.
