@@ -13,12 +13,8 @@ use crate::wire::customers::CustomerView;
 use crate::wire::Error;
 
 use super::error::ApiError;
-use super::support::{json, json_body, read, write, Listing, Page, PageQuery};
+use super::support::{json, json_body, now, read, write, Listing, Page, PageQuery};
 use super::{caller, AppState};
-
-fn now() -> crate::domain::time::Nanos {
-    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
-}
 
 /// `GET /v1/customers/{id}/credits`
 #[derive(Serialize)]

@@ -9,12 +9,8 @@ use crate::wire::customers::{CustomerInput, CustomerView, PlanChangeInput};
 use crate::wire::Error;
 
 use super::error::ApiError;
-use super::support::{json, json_body, read, write, Page};
+use super::support::{json, json_body, now, read, write, Page};
 use super::{caller, AppState};
-
-fn now() -> crate::domain::time::Nanos {
-    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
-}
 
 pub async fn post_customer(
     state: web::Data<AppState>,

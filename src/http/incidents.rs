@@ -9,12 +9,10 @@ use crate::wire::incidents::{IncidentInput, IncidentPatch, IncidentView};
 use crate::wire::Error;
 
 use super::error::ApiError;
-use super::support::{json, json_body, read, write, Page, PageQuery};
+use super::support::{
+    check_if_match, if_match, json, json_body, now, read, write, Page, PageQuery,
+};
 use super::{caller, AppState};
-
-fn now() -> crate::domain::time::Nanos {
-    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
-}
 
 /// An incident's version: a digest of what a PATCH can change.
 fn etag(i: &IncidentRecord) -> String {
@@ -82,24 +80,11 @@ pub async fn patch_incident(
     let patch = json_body::<IncidentPatch>(&req, &body)?
         .check()
         .map_err(Error::from)?;
-    let if_match = req
-        .headers()
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let if_match = if_match(&req);
     write(&state, &req, &who, &body, move |c| {
         let current = incidents::load_incident(c, &id)?
             .ok_or_else(|| Error::not_found("incident", id.as_str()))?;
-        if let Some(tag) = &if_match {
-            if tag.trim() != "*" && tag.trim() != etag(&current) {
-                return Err(Error::PreconditionFailed {
-                    message: format!(
-                        "If-Match {tag} does not match the current version {}",
-                        etag(&current)
-                    ),
-                });
-            }
-        }
+        check_if_match(if_match.as_deref(), &etag(&current))?;
         let i = incidents::update_incident(c, &id, &patch, now())?;
         Ok(json(StatusCode::OK, &IncidentView::from(&i))?.with_header("etag", etag(&i)))
     })

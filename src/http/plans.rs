@@ -8,12 +8,10 @@ use crate::wire::plans::{PlanInput, PlanPutInput, PlanView};
 use crate::wire::{ConflictKind, Error};
 
 use super::error::ApiError;
-use super::support::{json, json_body, read, write, Page, PageQuery};
+use super::support::{
+    check_if_match, if_match, json, json_body, now, read, write, Page, PageQuery,
+};
 use super::{caller, AppState};
-
-fn now() -> crate::domain::time::Nanos {
-    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
-}
 
 fn etag(version: i64) -> String {
     format!("\"v{version}\"")
@@ -78,25 +76,12 @@ pub async fn put_plan(
     let (update, currency) = json_body::<PlanPutInput>(&req, &body)?
         .check(&id)
         .map_err(Error::from)?;
-    let if_match = req
-        .headers()
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let if_match = if_match(&req);
     write(&state, &req, &who, &body, move |c| {
         let current =
             plans::load_plan(c, &id)?.ok_or_else(|| Error::not_found("plan", id.as_str()))?;
         let latest = current.latest();
-        if let Some(tag) = &if_match {
-            if tag.trim() != "*" && tag.trim() != etag(latest.version) {
-                return Err(Error::PreconditionFailed {
-                    message: format!(
-                        "If-Match {tag} does not match the current version {}",
-                        etag(latest.version)
-                    ),
-                });
-            }
-        }
+        check_if_match(if_match.as_deref(), &etag(latest.version))?;
         if currency != current.currency {
             return Err(Error::conflict(
                 ConflictKind::State,

@@ -113,8 +113,27 @@ pub async fn read<T: Send + 'static>(
     .await??)
 }
 
-fn now() -> crate::domain::time::Nanos {
+/// The clock of the HTTP layer (the domain never reads one).
+pub fn now() -> crate::domain::time::Nanos {
     chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+}
+
+/// The `If-Match` header of a request, if any.
+pub fn if_match(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Checks an `If-Match` against the record's current ETag (`*` matches any).
+pub fn check_if_match(if_match: Option<&str>, current: &str) -> Result<(), Error> {
+    match if_match.map(str::trim) {
+        Some(tag) if tag != "*" && tag != current => Err(Error::PreconditionFailed {
+            message: format!("If-Match {tag} does not match the current version {current}"),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The Idempotency-Key of a request, checked: 1 to 255 printable ASCII characters.
