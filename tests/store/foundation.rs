@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use crate::cli::{bad, ok};
-use crate::common::*;
 
 fn plan_and_customer(url: &str) {
     ok(
