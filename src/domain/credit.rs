@@ -15,9 +15,9 @@ use super::interval::{
     union, Segment, Span, Window,
 };
 use super::money::Currency;
-use super::period::{PeriodLabel, ZonedPeriod};
+use super::period::{DayCounter, PeriodLabel, ZonedPeriod};
 use super::policy::{DayBasis, Denominator, ExclusionMode, PartialUnits, Policy, Rule};
-use super::time::{format_local, format_utc, local_date, Nanos, NANOS_PER_SECOND};
+use super::time::{format_local, format_utc, Nanos, NANOS_PER_SECOND};
 
 /// One incident's outage windows. `start` is where a fixed-days grant lands (§4): the
 /// incident's start, or for a quote without outages the start of the named period.
@@ -230,7 +230,7 @@ impl Context<'_> {
             if counted_ns == 0 {
                 continue;
             }
-            days.add(span, self.zone);
+            days.add(span.start, span.end, self.zone);
             // Weighted downtime of the run, scaled by counted ÷ raw.
             let scaled = if run.iter().all(|s| s.impact == Decimal::ONE) {
                 WeightedNanos::whole(counted_ns)
@@ -257,7 +257,7 @@ impl Context<'_> {
                 fee_during_downtime += self.schedule.piece_fee(idx, w);
             }
         }
-        let affected_days = days.count;
+        let affected_days = days.count();
         let mut downtime = downtime.to_q();
         let denominator_q = q_int(denominator_ns);
         if downtime > denominator_q {
@@ -444,28 +444,6 @@ impl Context<'_> {
             capped_exact: capped,
             breakdown,
         })
-    }
-}
-
-/// Counts the distinct local days that runs (in order) touch.
-#[derive(Default)]
-struct DayCounter {
-    count: u32,
-    last: Option<chrono::NaiveDate>,
-}
-
-impl DayCounter {
-    fn add(&mut self, run: Span, zone: Tz) {
-        let first = local_date(run.start, zone);
-        let last = local_date(run.end - 1, zone);
-        let from = match self.last {
-            Some(d) if d >= first => d.succ_opt().unwrap_or(d),
-            _ => first,
-        };
-        if last >= from {
-            self.count += (last - from).num_days() as u32 + 1;
-            self.last = Some(last);
-        }
     }
 }
 

@@ -17,6 +17,7 @@ use super::period::PeriodLabel;
 use super::policy::{value_decimal, value_money, Policy, PolicySpec};
 use super::presets;
 use super::time::{parse_instant, parse_zone};
+use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 /// At most this many windows (outages, exclusions and active together) per request (§5).
@@ -256,7 +257,7 @@ impl QuoteRequest {
                 );
                 None
             }
-            [_] => self.check_fees(&mut e),
+            [_] => self.check_fees(zone_of(&self.policy, timezone), &mut e),
             [.., last] => {
                 e.push(
                     *last,
@@ -296,29 +297,35 @@ impl QuoteRequest {
         let exclusions = spans(&self.exclusions, "exclusions", &mut e).unwrap_or_default();
         let active = spans(&self.active, "active", &mut e);
 
-        let period = match (&self.period, &policy) {
-            (Some(label), Some(policy)) => match PeriodLabel::parse(label) {
-                Ok(p) if p.kind() == policy.period => Some(p),
-                Ok(_) => {
-                    e.push(
-                        "period",
-                        format!(
-                            "{label:?} is not a {} label like {}",
-                            policy.period.as_str(),
-                            if policy.period == super::period::PeriodKind::Month {
-                                "2026-01"
-                            } else {
-                                "2026-Q1"
-                            }
-                        ),
-                    );
-                    None
+        let zone = match (&policy, timezone) {
+            (Some(p), Some(tz)) => Some(p.timezone.unwrap_or(tz)),
+            _ => None,
+        };
+        let period = match (&self.period, &policy, zone) {
+            (Some(label), Some(policy), Some(zone)) => {
+                match PeriodLabel::parse_in_zone(label, zone) {
+                    Ok(p) if p.kind() == policy.period => Some(p),
+                    Ok(_) => {
+                        e.push(
+                            "period",
+                            format!(
+                                "{label:?} is not a {} label like {}",
+                                policy.period.as_str(),
+                                if policy.period == super::period::PeriodKind::Month {
+                                    "2026-01"
+                                } else {
+                                    "2026-Q1"
+                                }
+                            ),
+                        );
+                        None
+                    }
+                    Err(m) => {
+                        e.push("period", m);
+                        None
+                    }
                 }
-                Err(m) => {
-                    e.push("period", m);
-                    None
-                }
-            },
+            }
             _ => None,
         };
 
@@ -356,7 +363,9 @@ impl QuoteRequest {
         })
     }
 
-    fn check_fees(&self, e: &mut Errors) -> Option<FeeSource> {
+    /// The fee source; `zone` (when known) places invoiced periods, which must overlap the
+    /// accepted instants there.
+    fn check_fees(&self, zone: Option<Tz>, e: &mut Errors) -> Option<FeeSource> {
         if let Some(plan) = &self.plan {
             return check_plan(
                 &plan.price,
@@ -403,10 +412,11 @@ impl QuoteRequest {
             let mut months: BTreeSet<PeriodLabel> = BTreeSet::new();
             for (i, item) in items.iter().enumerate() {
                 let at = format!("fees[{i}]");
-                let period = e.take(
-                    PeriodLabel::parse(&item.period)
-                        .map_err(|m| field_error(format!("{at}.period"), m)),
-                );
+                let parsed = match zone {
+                    Some(tz) => PeriodLabel::parse_in_zone(&item.period, tz),
+                    None => PeriodLabel::parse(&item.period),
+                };
+                let period = e.take(parsed.map_err(|m| field_error(format!("{at}.period"), m)));
                 let amount = e.take(value_money(&item.amount, &format!("{at}.amount")));
                 if let Some(p) = period {
                     if p.months().iter().any(|m| !months.insert(*m)) {
@@ -423,6 +433,15 @@ impl QuoteRequest {
             return Some(FeeSource::Fees(out));
         }
         None
+    }
+}
+
+/// The zone of the calendar units: the policy's `timezone` when it names a valid one, else the
+/// request's (docs/rules.md §1).
+fn zone_of(policy: &PolicySpec, timezone: Option<Tz>) -> Option<Tz> {
+    match &policy.timezone {
+        Some(z) => parse_zone(z).ok(),
+        None => timezone,
     }
 }
 
