@@ -4,6 +4,7 @@
 use chrono::TimeZone;
 use num_bigint::BigInt;
 use num_rational::BigRational;
+use num_traits::Zero;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -348,6 +349,69 @@ proptest! {
         let expected = Decimal::from_i128_with_scale(i128::try_from(cents).expect("fits"), 2);
         let got: Decimal = r["total"].as_str().and_then(|s| s.parse().ok()).expect("total");
         prop_assert_eq!(got, expected);
+    }
+}
+
+fn instant_ns(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Runs of touching windows with different impacts under `downtime_unit_seconds` (each run
+    /// a fraction over its raw length, docs/rules.md §3): the engine's pairwise, partly
+    /// unreduced sum equals a plain sequential BigRational sum, credit and downtime alike.
+    #[test]
+    fn mixed_impact_runs_sum_exactly(
+        runs in prop::collection::vec(
+            (1i64..40_000_000_000, 1i64..40_000_000_000, 0usize..4, 0usize..4, 1i64..3_000_000_000_000),
+            1..400),
+        unit in prop::sample::select(vec![1i64, 60, 300]),
+        round_down in any::<bool>(),
+        multiplier in 1i64..=10,
+    ) {
+        const IMPACTS: [(&str, i64, i64); 4] = [("0.5", 1, 2), ("0.3", 3, 10), ("0.25", 1, 4), ("0.7", 7, 10)];
+        let month_start: i64 = 1_775_001_600 * 1_000_000_000; // 2026-04-01T00:00:00Z
+        let month_len: i64 = 30 * 86_400 * 1_000_000_000;
+        let mut t = month_start;
+        let mut windows = Vec::new();
+        let mut downtime = BigRational::zero();
+        let u = BigInt::from(unit) * 1_000_000_000i64;
+        for (a, b, ia, ib, gap) in runs {
+            if t + gap + a + b > month_start + month_len { break; }
+            let s = t + gap;
+            let (na, pa, qa) = IMPACTS[ia];
+            let (nb, pb, qb) = IMPACTS[ib];
+            windows.push(json!({"start": instant_ns(s), "end": instant_ns(s + a), "impact": na}));
+            windows.push(json!({"start": instant_ns(s + a), "end": instant_ns(s + a + b), "impact": nb}));
+            t = s + a + b;
+            let raw = BigInt::from(a + b);
+            let weighted = BigRational::new(BigInt::from(a * pa), BigInt::from(qa))
+                + BigRational::new(BigInt::from(b * pb), BigInt::from(qb));
+            let units = if round_down { &raw / &u } else { (&raw + &u - 1) / &u };
+            downtime += weighted * BigRational::new(units * &u, raw);
+        }
+        prop_assume!(!windows.is_empty());
+        let policy = json!({"rule": {"kind": "downtime_multiple", "multiplier": multiplier.to_string()},
+            "downtime_unit_seconds": unit, "partial_units": if round_down { "round_down" } else { "round_up" }});
+        let r = quote(&base_request("UTC", "7430.00", policy, windows)).expect("valid");
+        let exact = BigRational::new(BigInt::from(743_000i64 * multiplier), BigInt::from(100i64 * month_len)) * &downtime;
+        let cents = (exact * BigInt::from(100) + BigRational::new(BigInt::from(1), BigInt::from(2))).floor().to_integer();
+        let expected = Decimal::from_i128_with_scale(i128::try_from(cents).expect("fits"), 2);
+        let got: Decimal = r["total"].as_str().and_then(|s| s.parse().ok()).expect("total");
+        prop_assert_eq!(got, expected);
+        // Downtime shown in seconds to 28 significant digits: its first 15 agree.
+        let shown: String = r["periods"][0]["downtime_seconds"].as_str().unwrap_or("").chars().filter(|c| c.is_ascii_digit()).collect();
+        let shown = shown.trim_start_matches('0');
+        let secs = downtime / BigInt::from(1_000_000_000);
+        let scaled = (secs * BigInt::from(10).pow(40u32)).floor().to_integer().to_string();
+        let scaled = scaled.trim_start_matches('0');
+        prop_assert_eq!(&shown[..shown.len().min(15)], &scaled[..scaled.len().min(15)]);
     }
 }
 

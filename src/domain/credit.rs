@@ -1,4 +1,4 @@
-//! The credit engine (credit-rules §3–§5): outage windows, a fee source and a policy in;
+//! The credit engine (docs/rules.md §3–§5): outage windows, a fee source and a policy in;
 //! one exact credit per measurement period out, with its breakdown (§7).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +17,7 @@ use super::interval::{
 use super::money::Currency;
 use super::period::{DayCounter, PeriodLabel, ZonedPeriod};
 use super::policy::{DayBasis, Denominator, ExclusionMode, PartialUnits, Policy, Rule};
+use super::rational::QSum;
 use super::time::{format_local, format_utc, Nanos, NANOS_PER_SECOND};
 
 /// One incident's outage windows. `start` is where a fixed-days grant lands (§4): the
@@ -210,14 +211,15 @@ impl Context<'_> {
 
         // Each run counts whole units (§3) and its scaled weighted downtime is charged at the
         // rate of the billing cycle it lies in: accumulated per rate piece, so the rational
-        // work is once per piece, not once per window.
+        // work is once per piece, not once per window. D is the sum of those accumulations.
         let unit_ns = policy
             .downtime_unit_seconds
             .map(|u| i128::from(u) * i128::from(NANOS_PER_SECOND));
-        let mut downtime = WeightedNanos::default();
+        // Runs with no fee in force, or across a rate-piece boundary: downtime, priced apart.
+        let mut unpriced = WeightedNanos::default();
         let mut per_piece: Vec<WeightedNanos> =
             vec![WeightedNanos::default(); self.schedule.pieces().len()];
-        let mut straddling_fee = Q::zero();
+        let mut straddling_fee = QSum::default();
         let mut days = DayCounter::default();
         for run in runs(&counted) {
             let span = run_span(run);
@@ -244,21 +246,24 @@ impl Context<'_> {
             match self.schedule.piece_containing(span) {
                 Some(Some(idx)) => per_piece[idx].add_weighted(&scaled),
                 // No fee in force: downtime without a fee.
-                Some(None) => {}
+                Some(None) => unpriced.add_weighted(&scaled),
                 None => {
-                    straddling_fee += self.schedule.weighted_fee(run) * Q::ratio(counted_ns, raw);
+                    straddling_fee
+                        .push(self.schedule.weighted_fee(run) * Q::ratio(counted_ns, raw));
+                    unpriced.add_weighted(&scaled);
                 }
             }
-            downtime.add_weighted(&scaled);
         }
-        let mut fee_during_downtime = straddling_fee;
+        let mut fee_during_downtime = straddling_fee.total();
+        let mut downtime = unpriced.to_q();
         for (idx, w) in per_piece.iter().enumerate() {
             if !w.is_zero() {
-                fee_during_downtime += self.schedule.piece_fee(idx, w);
+                let weighted = w.to_q();
+                fee_during_downtime += self.schedule.piece_fee_q(idx, &weighted);
+                downtime += weighted;
             }
         }
         let affected_days = days.count();
-        let mut downtime = downtime.to_q();
         let denominator_q = q_int(denominator_ns);
         if downtime > denominator_q {
             downtime = denominator_q;

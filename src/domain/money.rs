@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 use std::fmt;
 use std::str::FromStr;
 
-/// Largest amount of money any input may carry (credit-rules §5).
+/// Largest amount of money any input may carry (docs/rules.md §5).
 pub fn money_bound() -> Decimal {
     Decimal::from(1_000_000_000_000_000i64)
 }
@@ -60,7 +60,7 @@ impl fmt::Display for Currency {
     }
 }
 
-/// How a credit is rounded to the minor unit, once, last (credit-rules §5).
+/// How a credit is rounded to the minor unit, once, last (docs/rules.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum RoundingMode {
     /// Half away from zero.

@@ -1,4 +1,4 @@
-//! SLA policies (credit-rules §3–§5): the wire form `PolicySpec` as clients write it, and the
+//! SLA policies (docs/rules.md §3–§5): the wire form `PolicySpec` as clients write it, and the
 //! checked `Policy` the engine runs. Past `Policy::from_spec`, nobody re-checks a bound.
 
 use chrono_tz::Tz;
@@ -13,7 +13,7 @@ use super::money::{parse_decimal, parse_money, RoundingMode};
 use super::period::PeriodKind;
 use super::time::parse_zone;
 
-/// A policy as clients write it (api.md): scalars stay JSON values so that a decimal is read
+/// A policy as clients write it: scalars stay JSON values so that a decimal is read
 /// exactly from its text and every error names its field.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -203,7 +203,7 @@ pub struct Tier {
     pub credit_percent: Decimal,
 }
 
-/// Policy `rule` (credit-rules §4).
+/// Policy `rule` (docs/rules.md §4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rule {
     UptimeTiers {

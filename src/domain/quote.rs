@@ -1,4 +1,4 @@
-//! The quote request of api.md (`POST /v1/quote`, `sla-credit quote`): its wire form, the checks
+//! The quote request (`POST /v1/quote`, `sla-credit quote`): its wire form, the checks
 //! that turn it into a `CreditInput`, and the response. Every rejected field is named by its path
 //! from the request root, e.g. `outages[3].end: must be after start`.
 
@@ -221,7 +221,7 @@ pub fn check_impact(v: Option<&Value>, at: &str) -> Result<Decimal, FieldError> 
 }
 
 impl QuoteRequest {
-    /// Every check of api.md and credit-rules §5; all problems are listed together.
+    /// Every check of docs/rules.md §1–§5; all problems are listed together.
     pub fn check(&self) -> Result<CreditInput, ValidationErrors> {
         let mut e = Errors::new();
         let currency =
@@ -338,7 +338,7 @@ impl QuoteRequest {
             return Err(finish_errors(e));
         }
         let zone = policy.timezone.unwrap_or(timezone);
-        // `period` names where a fixed-days grant lands when there is no outage (api.md); with
+        // `period` names where a fixed-days grant lands when there is no outage (docs/rules.md §5); with
         // outages, the periods they touch are the result.
         let period = period.filter(|_| windows.is_empty());
         let incidents = match windows.iter().map(|w| w.span.start).min() {

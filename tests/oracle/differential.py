@@ -1,5 +1,5 @@
 """Differential test: random quote requests, each computed by `sla-credit quote` and by an
-independent reference written from credit-rules.md (reference.py: Python fractions, zoneinfo),
+independent reference written from docs/rules.md (reference.py: Python fractions, zoneinfo),
 compared figure by figure (credits, period set, outage/excluded/denominator seconds, tier,
 warnings, total).
 

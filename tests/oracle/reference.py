@@ -1,4 +1,4 @@
-"""Independent reference calculator for credit-rules.md: exact Fractions, nanosecond time, zoneinfo.
+"""Independent reference calculator for docs/rules.md: exact Fractions, nanosecond time, zoneinfo.
 
 Written from the rules alone, without reading the engine, to work the golden cases by hand and
 to check the engine on random requests (differential.py). Zones whose local midnight falls in a
