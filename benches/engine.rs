@@ -103,6 +103,10 @@ fn one_month(c: &mut Criterion) {
 /// `n` runs spread over the first quarter of 2026 in Los Angeles, each two touching windows
 /// (impact 0.5, then 0.3) of pseudo-random nanosecond lengths, so no two runs share a raw length.
 fn mixed_runs(n: usize) -> Vec<Window> {
+    mixed_runs_with(n, Decimal::new(5, 1), Decimal::new(3, 1))
+}
+
+fn mixed_runs_with(n: usize, first: Decimal, second: Decimal) -> Vec<Window> {
     let start = parse_instant("2026-01-01T08:00:00Z").expect("start");
     let quarter = parse_instant("2026-04-01T07:00:00Z").expect("end") - start;
     let slot = quarter / n as i64;
@@ -123,14 +127,14 @@ fn mixed_runs(n: usize) -> Vec<Window> {
                 start: s,
                 end: s + a,
             },
-            impact: Decimal::new(5, 1),
+            impact: first,
         });
         out.push(Window {
             span: Span {
                 start: s + a,
                 end: s + a + b,
             },
-            impact: Decimal::new(3, 1),
+            impact: second,
         });
     }
     out
@@ -154,6 +158,24 @@ fn mixed_impact_runs(c: &mut Criterion) {
             b.iter(|| compute(black_box(inp)).expect("compute"))
         });
     }
+    // The worst shape found: the same 50,000 runs with impacts of 28 significant digits, whose
+    // scale (10^-28) joins every run's denominator.
+    let long = |s: &str| s.parse::<Decimal>().expect("impact");
+    let inp = input(
+        mixed_runs_with(
+            50_000,
+            long("0.5000000000000000000000000001"),
+            long("0.2999999999999999999999999999"),
+        ),
+        policy(QUARTER_MULTIPLE_WITH_UNITS),
+        zone,
+        "7430.00",
+    );
+    group.bench_with_input(
+        BenchmarkId::new("runs_28_digit_impacts", 50_000),
+        &inp,
+        |b, inp| b.iter(|| compute(black_box(inp)).expect("compute")),
+    );
     group.finish();
 }
 

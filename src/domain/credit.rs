@@ -217,8 +217,13 @@ impl Context<'_> {
             .map(|u| i128::from(u) * i128::from(NANOS_PER_SECOND));
         // Runs with no fee in force, or across a rate-piece boundary: downtime, priced apart.
         let mut unpriced = WeightedNanos::default();
+        // Only the rate pieces that overlap the period: a long plan history must not cost
+        // every period the whole schedule.
+        let pieces = self.schedule.pieces();
+        let first_piece = pieces.partition_point(|p| p.span.end <= period.start);
+        let end_piece = pieces.partition_point(|p| p.span.start < period.end);
         let mut per_piece: Vec<WeightedNanos> =
-            vec![WeightedNanos::default(); self.schedule.pieces().len()];
+            vec![WeightedNanos::default(); end_piece.saturating_sub(first_piece)];
         let mut straddling_fee = QSum::default();
         let mut days = DayCounter::default();
         for run in runs(&counted) {
@@ -244,7 +249,14 @@ impl Context<'_> {
                 w.scaled(counted_ns, raw)
             };
             match self.schedule.piece_containing(span) {
-                Some(Some(idx)) => per_piece[idx].add_weighted(&scaled),
+                Some(Some(idx)) => match per_piece.get_mut(idx.wrapping_sub(first_piece)) {
+                    Some(w) => w.add_weighted(&scaled),
+                    // Never: a run of the period lies in a piece overlapping the period.
+                    None => {
+                        straddling_fee.push(self.schedule.piece_fee(idx, &scaled));
+                        unpriced.add_weighted(&scaled);
+                    }
+                },
                 // No fee in force: downtime without a fee.
                 Some(None) => unpriced.add_weighted(&scaled),
                 None => {
@@ -256,10 +268,10 @@ impl Context<'_> {
         }
         let mut fee_during_downtime = straddling_fee.total();
         let mut downtime = unpriced.to_q();
-        for (idx, w) in per_piece.iter().enumerate() {
+        for (offset, w) in per_piece.iter().enumerate() {
             if !w.is_zero() {
                 let weighted = w.to_q();
-                fee_during_downtime += self.schedule.piece_fee_q(idx, &weighted);
+                fee_during_downtime += self.schedule.piece_fee_q(first_piece + offset, &weighted);
                 downtime += weighted;
             }
         }
@@ -303,72 +315,14 @@ impl Context<'_> {
             DayBasis::Actual => actual_days,
             DayBasis::Thirty => 30 * zp.label.kind().months(),
         };
-        let below_target = |u: &Q| match policy.target_percent {
-            Some(t) => *u < q_dec(t),
-            None => true,
-        };
-
-        let mut warnings = Vec::new();
-        let mut tier = None;
-        let mut credit_percent = None;
-        let mut days_credited = None;
-        let mut rule_days = None;
-        let uncapped = match &policy.rule {
-            Rule::UptimeTiers { tiers } => {
-                match tiers.iter().find(|t| t.uptime.contains(&uptime)) {
-                    Some(t) => {
-                        tier = Some(t.uptime.text.clone());
-                        credit_percent = Some(t.credit_percent);
-                        &fee * q_dec(t.credit_percent) / &hundred
-                    }
-                    None => {
-                        let above = tiers.iter().any(|t| t.uptime.lies_above(&uptime));
-                        let below = tiers.iter().any(|t| t.uptime.lies_below(&uptime));
-                        if above && below {
-                            warnings.push("tier_gap".to_string());
-                        }
-                        Q::zero()
-                    }
-                }
-            }
-            Rule::DowntimeMultiple {
-                multiplier,
-                excess_only,
-            } => {
-                if !below_target(&uptime) || m.downtime.is_zero() {
-                    Q::zero()
-                } else if *excess_only {
-                    let target = policy
-                        .target_percent
-                        .map(q_dec)
-                        .unwrap_or_else(|| hundred.clone());
-                    let allowance = (&hundred - target) / &hundred * q_int(m.denominator_ns);
-                    let excess = &m.downtime - allowance;
-                    if excess.is_positive() {
-                        &m.fee_during_downtime * excess / &m.downtime * q_dec(*multiplier)
-                    } else {
-                        Q::zero()
-                    }
-                } else {
-                    &m.fee_during_downtime * q_dec(*multiplier)
-                }
-            }
-            Rule::DaysOfService { days, day_basis } => {
-                let dip = days_in_period(*day_basis);
-                rule_days = Some(dip);
-                let n = match days {
-                    Some(d) => d * grants,
-                    None if below_target(&uptime) => m.affected_days,
-                    None => 0,
-                };
-                days_credited = Some(n);
-                if dip == 0 {
-                    Q::zero()
-                } else {
-                    &fee * q_int(n) / q_int(dip)
-                }
-            }
-        };
+        let RuleOutcome {
+            uncapped,
+            tier,
+            credit_percent,
+            days_credited,
+            rule_days,
+            warnings,
+        } = rule_outcome(policy, &m, &fee, &uptime, grants, days_in_period);
 
         // §5: rule → cap → minimum → rounding.
         let cap_basis_days = match &policy.rule {
@@ -449,6 +403,100 @@ impl Context<'_> {
             capped_exact: capped,
             breakdown,
         })
+    }
+}
+
+/// What the rule of §4 gives before the cap, with what the breakdown shows of it.
+struct RuleOutcome {
+    uncapped: Q,
+    tier: Option<String>,
+    credit_percent: Option<Decimal>,
+    days_credited: Option<u32>,
+    rule_days: Option<u32>,
+    warnings: Vec<String>,
+}
+
+/// The credit rule (docs/rules.md §4) applied to a measured period.
+fn rule_outcome(
+    policy: &Policy,
+    m: &Measured,
+    fee: &Q,
+    uptime: &Q,
+    grants: u32,
+    days_in_period: impl Fn(DayBasis) -> u32,
+) -> RuleOutcome {
+    let hundred = q_int(100);
+    let below_target = |u: &Q| match policy.target_percent {
+        Some(t) => *u < q_dec(t),
+        None => true,
+    };
+
+    let mut warnings = Vec::new();
+    let mut tier = None;
+    let mut credit_percent = None;
+    let mut days_credited = None;
+    let mut rule_days = None;
+    let uncapped = match &policy.rule {
+        Rule::UptimeTiers { tiers } => match tiers.iter().find(|t| t.uptime.contains(uptime)) {
+            Some(t) => {
+                tier = Some(t.uptime.text.clone());
+                credit_percent = Some(t.credit_percent);
+                fee * q_dec(t.credit_percent) / &hundred
+            }
+            None => {
+                let above = tiers.iter().any(|t| t.uptime.lies_above(uptime));
+                let below = tiers.iter().any(|t| t.uptime.lies_below(uptime));
+                if above && below {
+                    warnings.push("tier_gap".to_string());
+                }
+                Q::zero()
+            }
+        },
+        Rule::DowntimeMultiple {
+            multiplier,
+            excess_only,
+        } => {
+            if !below_target(uptime) || m.downtime.is_zero() {
+                Q::zero()
+            } else if *excess_only {
+                let target = policy
+                    .target_percent
+                    .map(q_dec)
+                    .unwrap_or_else(|| hundred.clone());
+                let allowance = (&hundred - target) / &hundred * q_int(m.denominator_ns);
+                let excess = &m.downtime - allowance;
+                if excess.is_positive() {
+                    &m.fee_during_downtime * excess / &m.downtime * q_dec(*multiplier)
+                } else {
+                    Q::zero()
+                }
+            } else {
+                &m.fee_during_downtime * q_dec(*multiplier)
+            }
+        }
+        Rule::DaysOfService { days, day_basis } => {
+            let dip = days_in_period(*day_basis);
+            rule_days = Some(dip);
+            let n = match days {
+                Some(d) => d * grants,
+                None if below_target(uptime) => m.affected_days,
+                None => 0,
+            };
+            days_credited = Some(n);
+            if dip == 0 {
+                Q::zero()
+            } else {
+                fee * q_int(n) / q_int(dip)
+            }
+        }
+    };
+    RuleOutcome {
+        uncapped,
+        tier,
+        credit_percent,
+        days_credited,
+        rule_days,
+        warnings,
     }
 }
 

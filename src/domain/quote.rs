@@ -302,30 +302,7 @@ impl QuoteRequest {
             _ => None,
         };
         let period = match (&self.period, &policy, zone) {
-            (Some(label), Some(policy), Some(zone)) => {
-                match PeriodLabel::parse_in_zone(label, zone) {
-                    Ok(p) if p.kind() == policy.period => Some(p),
-                    Ok(_) => {
-                        e.push(
-                            "period",
-                            format!(
-                                "{label:?} is not a {} label like {}",
-                                policy.period.as_str(),
-                                if policy.period == super::period::PeriodKind::Month {
-                                    "2026-01"
-                                } else {
-                                    "2026-Q1"
-                                }
-                            ),
-                        );
-                        None
-                    }
-                    Err(m) => {
-                        e.push("period", m);
-                        None
-                    }
-                }
-            }
+            (Some(label), Some(policy), Some(zone)) => check_period(label, policy, zone, &mut e),
             _ => None,
         };
 
@@ -433,6 +410,32 @@ impl QuoteRequest {
             return Some(FeeSource::Fees(out));
         }
         None
+    }
+}
+
+/// The request's `period`: a label of the policy's kind overlapping the accepted instants in
+/// the zone of the computation (docs/rules.md §1, §5).
+fn check_period(label: &str, policy: &Policy, zone: Tz, e: &mut Errors) -> Option<PeriodLabel> {
+    match PeriodLabel::parse_in_zone(label, zone) {
+        Ok(p) if p.kind() == policy.period => Some(p),
+        Ok(_) => {
+            let example = match policy.period {
+                super::period::PeriodKind::Month => "2026-01",
+                super::period::PeriodKind::Quarter => "2026-Q1",
+            };
+            e.push(
+                "period",
+                format!(
+                    "{label:?} is not a {} label like {example}",
+                    policy.period.as_str()
+                ),
+            );
+            None
+        }
+        Err(m) => {
+            e.push("period", m);
+            None
+        }
     }
 }
 

@@ -426,7 +426,7 @@ mod tests {
         // Unrelated large denominators stay exact and compare exactly.
         let mut s2 = QSum::default();
         let mut p2 = BigRational::zero();
-        for k in 0..2000i128 {
+        for k in 0..400i128 {
             let d = 1_000_000_007 + 2 * k;
             s2.push(Q::ratio(3 * k + 1, d));
             p2 += big(3 * k + 1, d);
