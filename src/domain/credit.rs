@@ -91,15 +91,22 @@ pub fn compute(input: &CreditInput) -> Result<CreditResult, ValidationErrors> {
         .flat_map(|i| i.windows.iter().copied())
         .collect();
 
+    // Every period an outage touches (§5), by instants (§1): walk the sorted union of the
+    // windows, reusing the period found last, so n windows cost n comparisons, not n zone
+    // lookups.
     let mut labels: BTreeSet<PeriodLabel> = BTreeSet::new();
-    for w in &all_windows {
-        let mut p = PeriodLabel::containing(kind, zone, w.span.start);
-        let last = PeriodLabel::containing(kind, zone, w.span.end - 1);
-        labels.insert(p);
-        while p < last {
-            p = p.next();
-            labels.insert(p);
+    let mut current: Option<ZonedPeriod> = None;
+    for span in union(all_windows.iter().map(|w| w.span)) {
+        let mut zp = match current {
+            Some(zp) if zp.start <= span.start && span.start < zp.end => zp,
+            _ => PeriodLabel::containing(kind, zone, span.start).in_zone(zone),
+        };
+        labels.insert(zp.label);
+        while zp.end < span.end {
+            zp = zp.label.next().in_zone(zone);
+            labels.insert(zp.label);
         }
+        current = Some(zp);
     }
     for p in &input.periods {
         if p.kind() != kind {

@@ -332,7 +332,15 @@ impl WeightedNanos {
             return self.clone();
         }
         let mut partial = QSum::default();
-        partial.push(self.to_q() * Q::ratio(num, den));
+        // The usual run of decimal impacts: one fraction, one gcd.
+        let direct = (self.whole == 0 && self.partial.is_empty())
+            .then(|| {
+                let n = self.tenths10.checked_mul(num)?;
+                let d = den.checked_mul(10i128.pow(IMPACT_SCALE))?;
+                Some(Q::ratio(n, d))
+            })
+            .flatten();
+        partial.push(direct.unwrap_or_else(|| self.to_q() * Q::ratio(num, den)));
         WeightedNanos {
             partial,
             ..WeightedNanos::default()
