@@ -115,7 +115,7 @@ fn mixed_runs_with(n: usize, first: Decimal, second: Decimal) -> Vec<Window> {
         seed = seed
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
-        1 + (seed >> 33) as i64 % bound.max(2)
+        1 + (seed >> 2) as i64 % bound.max(2)
     };
     let mut out = Vec::with_capacity(2 * n);
     for i in 0..n {

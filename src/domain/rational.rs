@@ -10,6 +10,7 @@
 //! so a big value is reduced only while it is small enough for that to be cheap. Sums of many
 //! terms go through [`QSum`], which adds them pairwise so that operands stay of like size.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::ops::{Add, AddAssign, Div, Mul, Sub, SubAssign};
 
@@ -30,8 +31,9 @@ enum Repr {
 }
 
 /// A big value whose denominator has fewer bits than this is reduced after each operation (the
-/// gcd is then cheap); a larger one is left as it is.
-const REDUCE_BELOW_BITS: u64 = 1024;
+/// gcd is then cheap, and the value may come back to machine integers); a larger one is left as
+/// it is.
+const REDUCE_BELOW_BITS: u64 = 256;
 
 fn gcd(a: i128, b: i128) -> i128 {
     // Stein's binary gcd on magnitudes; i128::MIN never reaches here (callers check).
@@ -94,7 +96,7 @@ impl Q {
             return Q::zero();
         }
         let (mut n, mut d) = if d.is_negative() { (-n, -d) } else { (n, d) };
-        if d.bits() < REDUCE_BELOW_BITS {
+        if d.bits() < REDUCE_BELOW_BITS && n.bits() < 2 * REDUCE_BELOW_BITS {
             let g = n.gcd(&d);
             if !g.is_one() {
                 n /= &g;
@@ -111,9 +113,15 @@ impl Q {
 
     /// Numerator and denominator as big integers (`d > 0`).
     fn parts(&self) -> (BigInt, BigInt) {
+        let (n, d) = self.parts_ref();
+        (n.into_owned(), d.into_owned())
+    }
+
+    /// Numerator and denominator as big integers, borrowed when they are already big.
+    fn parts_ref(&self) -> (Cow<'_, BigInt>, Cow<'_, BigInt>) {
         match &self.0 {
-            Repr::Small(n, d) => (BigInt::from(*n), BigInt::from(*d)),
-            Repr::Big(n, d) => (n.clone(), d.clone()),
+            Repr::Small(n, d) => (Cow::Owned(BigInt::from(*n)), Cow::Owned(BigInt::from(*d))),
+            Repr::Big(n, d) => (Cow::Borrowed(n), Cow::Borrowed(d)),
         }
     }
 
@@ -180,17 +188,18 @@ impl Q {
         if o.is_zero() {
             return self.clone();
         }
-        let ((a, b), (c, d)) = (self.parts(), o.parts());
+        let ((a, b), (c, d)) = (self.parts_ref(), o.parts_ref());
+        let (a, b, c, d) = (a.as_ref(), b.as_ref(), c.as_ref(), d.as_ref());
         if b == d {
-            return Q::big(a + c, b);
+            return Q::big(a + c, b.clone());
         }
         if d.is_one() {
-            return Q::big(a + c * &b, b);
+            return Q::big(a + c * b, b.clone());
         }
         if b.is_one() {
-            return Q::big(a * &d + c, d);
+            return Q::big(a * d + c, d.clone());
         }
-        Q::big(a * &d + c * &b, b * d)
+        Q::big(a * d + c * b, b * d)
     }
 
     fn neg(&self) -> Q {
@@ -217,8 +226,8 @@ impl Q {
         if self.is_zero() || o.is_zero() {
             return Q::zero();
         }
-        let ((a, b), (c, d)) = (self.parts(), o.parts());
-        Q::big(a * c, b * d)
+        let ((a, b), (c, d)) = (self.parts_ref(), o.parts_ref());
+        Q::big(a.as_ref() * c.as_ref(), b.as_ref() * d.as_ref())
     }
 
     fn recip(&self) -> Q {
@@ -304,8 +313,8 @@ impl Ord for Q {
                 return l.cmp(&r);
             }
         }
-        let ((a, b), (c, d)) = (self.parts(), o.parts());
-        (a * d).cmp(&(c * b))
+        let ((a, b), (c, d)) = (self.parts_ref(), o.parts_ref());
+        (a.as_ref() * d.as_ref()).cmp(&(c.as_ref() * b.as_ref()))
     }
 }
 
