@@ -345,6 +345,46 @@ mod tests {
     }
 
     #[test]
+    fn the_period_of_an_instant_is_found_by_instants() {
+        use crate::domain::time::parse_instant;
+        let tz: Tz = chrono_tz::America::St_Johns;
+        let at = |t: &str| parse_instant(t).unwrap_or(-1);
+        let nov = PeriodLabel::parse("2009-11").ok();
+        // 02:40Z reads 23:10 on 31 October, after November's start (02:30Z).
+        let found = PeriodLabel::containing(PeriodKind::Month, tz, at("2009-11-01T02:40:00Z"));
+        assert_eq!(Some(found), nov);
+        let before = PeriodLabel::containing(PeriodKind::Month, tz, at("2009-11-01T02:29:59Z"));
+        assert_eq!(Some(before), PeriodLabel::parse("2009-10").ok());
+        let q = PeriodLabel::containing(PeriodKind::Quarter, tz, at("2009-11-01T02:40:00Z"));
+        assert_eq!(Some(q), PeriodLabel::parse("2009-Q4").ok());
+    }
+
+    #[test]
+    fn labels_are_accepted_where_they_overlap_the_accepted_instants() {
+        let la: Tz = chrono_tz::America::Los_Angeles;
+        let utc: Tz = chrono_tz::UTC;
+        let tokyo: Tz = chrono_tz::Asia::Tokyo;
+        assert!(PeriodLabel::parse_in_zone("1969-12", la).is_ok());
+        assert!(PeriodLabel::parse_in_zone("1969-Q4", la).is_ok());
+        assert!(PeriodLabel::parse_in_zone("1969-12", utc).is_err());
+        assert!(PeriodLabel::parse_in_zone("2100-01", utc).is_ok());
+        assert!(PeriodLabel::parse_in_zone("2100-01", tokyo).is_ok());
+        assert!(PeriodLabel::parse_in_zone("2100-01", la).is_err());
+        assert!(PeriodLabel::parse("1969-11").is_err());
+        assert!(PeriodLabel::parse("1969-Q3").is_err());
+        assert!(PeriodLabel::parse("2100-02").is_err());
+        assert!(PeriodLabel::parse("2100-Q2").is_err());
+        assert_eq!(
+            PeriodLabel::parse("2026-01").map(|p| p.prev().to_string()),
+            Ok("2025-12".to_string())
+        );
+        assert_eq!(
+            PeriodLabel::parse("2026-Q1").map(|p| p.prev().to_string()),
+            Ok("2025-Q4".to_string())
+        );
+    }
+
+    #[test]
     fn labels_round_trip() {
         for s in ["2026-01", "2026-12", "2026-Q1", "2026-Q4"] {
             assert_eq!(

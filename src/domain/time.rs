@@ -199,12 +199,39 @@ mod tests {
 
     #[test]
     fn a_repeated_midnight_starts_at_the_earlier_one() {
-        // Santiago falls back from 00:00 -03:00 to 23:00 -04:00 on 2026-04-05: local 00:00 … no,
-        // the repeated hour is 23:00–24:00 on the 4th; the 5th starts once, at 04:00Z.
+        // Santiago falls back at 24:00 -03:00 on 2026-04-04 to 23:00 -04:00: the repeated hour is
+        // 23:00–24:00 on the 4th, so the 5th starts once, at 04:00Z.
         let santiago: Tz = chrono_tz::America::Santiago;
         let day = NaiveDate::from_ymd_opt(2026, 4, 5).unwrap_or_default();
         let start = local_midnight(santiago, day);
         assert_eq!(format_local(start, santiago).get(..10), Some("2026-04-05"));
+    }
+
+    #[test]
+    fn a_midnight_the_clock_steps_back_across_starts_at_its_first_occurrence() {
+        // St_Johns, 2009-11-01: 00:00 NDT (02:30Z), 00:01 NDT back to 23:01 NST, 00:00 NST
+        // (03:30Z). The day starts at 02:30Z; 02:40Z reads 23:10 on the 31st yet is in it.
+        let tz: Tz = chrono_tz::America::St_Johns;
+        let day = NaiveDate::from_ymd_opt(2009, 11, 1).unwrap_or_default();
+        assert_eq!(local_midnight(tz, day), ns("2009-11-01T02:30:00Z"));
+        let found = local_day(ns("2009-11-01T02:40:00Z"), tz);
+        assert_eq!(found.date, day);
+        assert_eq!(found.start, ns("2009-11-01T02:30:00Z"));
+        assert_eq!(found.end, ns("2009-11-02T03:30:00Z"));
+        assert_eq!(
+            local_day(ns("2009-11-01T02:29:59Z"), tz).date,
+            day.pred_opt().unwrap_or_default()
+        );
+    }
+
+    #[test]
+    fn a_skipped_date_holds_no_instant() {
+        // Apia, 2011-12-30 never happened: 10:00Z is 31 December 00:00 +14.
+        let tz: Tz = chrono_tz::Pacific::Apia;
+        let d = |day| NaiveDate::from_ymd_opt(2011, 12, day).unwrap_or_default();
+        assert_eq!(local_day(ns("2011-12-30T09:59:59Z"), tz).date, d(29));
+        assert_eq!(local_day(ns("2011-12-30T10:00:00Z"), tz).date, d(31));
+        assert_eq!(local_midnight(tz, d(30)), local_midnight(tz, d(31)));
     }
 
     #[test]
