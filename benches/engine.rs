@@ -2,6 +2,9 @@
 //! (a) one customer-month with 10 windows;
 //! (b) one customer-month with 1,000 / 10,000 / 100,000 windows: time per window must stay
 //!     within 2× across the sizes (O(n log n));
+//! (d) one customer-quarter with 1,000 / 10,000 / 50,000 runs of two touching windows at impacts
+//!     0.5 then 0.3 under `downtime_unit_seconds: 60`: each run's scaled downtime is a fraction
+//!     over the run's raw length, so the exact sum has a huge denominator (docs/rules.md §3, §5);
 //! (c) 1,000,000 customers with distinct fees over 50 zones and 20 policies for one incident,
 //!     against the baseline of the full engine run once per customer, measured in the same run.
 
@@ -94,6 +97,85 @@ fn one_month(c: &mut Criterion) {
             b.iter(|| compute(black_box(inp)).expect("compute"))
         });
     }
+    group.finish();
+}
+
+/// `n` runs spread over the first quarter of 2026 in Los Angeles, each two touching windows
+/// (impact 0.5, then 0.3) of pseudo-random nanosecond lengths, so no two runs share a raw length.
+fn mixed_runs(n: usize) -> Vec<Window> {
+    mixed_runs_with(n, Decimal::new(5, 1), Decimal::new(3, 1))
+}
+
+fn mixed_runs_with(n: usize, first: Decimal, second: Decimal) -> Vec<Window> {
+    let start = parse_instant("2026-01-01T08:00:00Z").expect("start");
+    let quarter = parse_instant("2026-04-01T07:00:00Z").expect("end") - start;
+    let slot = quarter / n as i64;
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = |bound: i64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        1 + (seed >> 2) as i64 % bound.max(2)
+    };
+    let mut out = Vec::with_capacity(2 * n);
+    for i in 0..n {
+        let s = start + i as i64 * slot;
+        let a = next(slot / 4);
+        let b = next(slot / 4);
+        out.push(Window {
+            span: Span {
+                start: s,
+                end: s + a,
+            },
+            impact: first,
+        });
+        out.push(Window {
+            span: Span {
+                start: s + a,
+                end: s + a + b,
+            },
+            impact: second,
+        });
+    }
+    out
+}
+
+const QUARTER_MULTIPLE_WITH_UNITS: &str = r#"{"rule":{"kind":"downtime_multiple","multiplier":"10"},"downtime_unit_seconds":60,"period":"quarter"}"#;
+
+fn mixed_impact_runs(c: &mut Criterion) {
+    let zone: Tz = chrono_tz::America::Los_Angeles;
+    let mut group = c.benchmark_group("one_customer_quarter_mixed_runs");
+    group.sample_size(10);
+    for n in [1_000usize, 10_000, 50_000] {
+        let inp = input(
+            mixed_runs(n),
+            policy(QUARTER_MULTIPLE_WITH_UNITS),
+            zone,
+            "7430.00",
+        );
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new("runs", n), &inp, |b, inp| {
+            b.iter(|| compute(black_box(inp)).expect("compute"))
+        });
+    }
+    // The worst shape found: the same 50,000 runs with impacts of 28 significant digits, whose
+    // scale (10^-28) joins every run's denominator.
+    let long = |s: &str| s.parse::<Decimal>().expect("impact");
+    let inp = input(
+        mixed_runs_with(
+            50_000,
+            long("0.5000000000000000000000000001"),
+            long("0.2999999999999999999999999999"),
+        ),
+        policy(QUARTER_MULTIPLE_WITH_UNITS),
+        zone,
+        "7430.00",
+    );
+    group.bench_with_input(
+        BenchmarkId::new("runs_28_digit_impacts", 50_000),
+        &inp,
+        |b, inp| b.iter(|| compute(black_box(inp)).expect("compute")),
+    );
     group.finish();
 }
 
@@ -236,5 +318,5 @@ fn shared_incident(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, one_month, shared_incident);
+criterion_group!(benches, one_month, mixed_impact_runs, shared_incident);
 criterion_main!(benches);

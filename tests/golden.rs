@@ -1,5 +1,5 @@
 //! Golden vectors (fixtures/vectors/*.json): quote requests with credits worked by hand from
-//! credit-rules.md, run through the engine, and a few through the real `sla-credit quote`.
+//! docs/rules.md, run through the engine, and a few through the real `sla-credit quote`.
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,6 @@
-//! Differential test: 1,500 random quote requests (every rule kind and option, twelve zones,
-//! six currencies, the four rounding modes, plan histories and invoiced fees), each computed
-//! by the real `sla-credit quote` and by an independent reference written from credit-rules.md
+//! Differential test: 1,500 random quote requests (every rule kind and option, twelve zones plus
+//! months whose first local midnight is repeated, displaced, skipped or in a DST gap, six currencies, the four rounding modes, plan histories and invoiced fees), each computed
+//! by the real `sla-credit quote` and by an independent reference written from docs/rules.md
 //! alone (`tests/oracle/reference.py`: Python fractions and zoneinfo), compared figure by figure.
 //! Needs `python3` (3.9+ for zoneinfo).
 

@@ -1,8 +1,10 @@
-//! Property tests of the engine's invariants (issue 2): random policies, zones and windows.
+//! Property tests of the engine's invariants: random policies, zones and windows, and calendar
+//! units placed by the instants of their local midnights (docs/rules.md §1).
 
 use chrono::TimeZone;
 use num_bigint::BigInt;
 use num_rational::BigRational;
+use num_traits::Zero;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -350,6 +352,69 @@ proptest! {
     }
 }
 
+fn instant_ns(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Runs of touching windows with different impacts under `downtime_unit_seconds` (each run
+    /// a fraction over its raw length, docs/rules.md §3): the engine's pairwise, partly
+    /// unreduced sum equals a plain sequential BigRational sum, credit and downtime alike.
+    #[test]
+    fn mixed_impact_runs_sum_exactly(
+        runs in prop::collection::vec(
+            (1i64..40_000_000_000, 1i64..40_000_000_000, 0usize..4, 0usize..4, 1i64..3_000_000_000_000),
+            1..400),
+        unit in prop::sample::select(vec![1i64, 60, 300]),
+        round_down in any::<bool>(),
+        multiplier in 1i64..=10,
+    ) {
+        const IMPACTS: [(&str, i64, i64); 4] = [("0.5", 1, 2), ("0.3", 3, 10), ("0.25", 1, 4), ("0.7", 7, 10)];
+        let month_start: i64 = 1_775_001_600 * 1_000_000_000; // 2026-04-01T00:00:00Z
+        let month_len: i64 = 30 * 86_400 * 1_000_000_000;
+        let mut t = month_start;
+        let mut windows = Vec::new();
+        let mut downtime = BigRational::zero();
+        let u = BigInt::from(unit) * 1_000_000_000i64;
+        for (a, b, ia, ib, gap) in runs {
+            if t + gap + a + b > month_start + month_len { break; }
+            let s = t + gap;
+            let (na, pa, qa) = IMPACTS[ia];
+            let (nb, pb, qb) = IMPACTS[ib];
+            windows.push(json!({"start": instant_ns(s), "end": instant_ns(s + a), "impact": na}));
+            windows.push(json!({"start": instant_ns(s + a), "end": instant_ns(s + a + b), "impact": nb}));
+            t = s + a + b;
+            let raw = BigInt::from(a + b);
+            let weighted = BigRational::new(BigInt::from(a * pa), BigInt::from(qa))
+                + BigRational::new(BigInt::from(b * pb), BigInt::from(qb));
+            let units = if round_down { &raw / &u } else { (&raw + &u - 1) / &u };
+            downtime += weighted * BigRational::new(units * &u, raw);
+        }
+        prop_assume!(!windows.is_empty());
+        let policy = json!({"rule": {"kind": "downtime_multiple", "multiplier": multiplier.to_string()},
+            "downtime_unit_seconds": unit, "partial_units": if round_down { "round_down" } else { "round_up" }});
+        let r = quote(&base_request("UTC", "7430.00", policy, windows)).expect("valid");
+        let exact = BigRational::new(BigInt::from(743_000i64 * multiplier), BigInt::from(100i64 * month_len)) * &downtime;
+        let cents = (exact * BigInt::from(100) + BigRational::new(BigInt::from(1), BigInt::from(2))).floor().to_integer();
+        let expected = Decimal::from_i128_with_scale(i128::try_from(cents).expect("fits"), 2);
+        let got: Decimal = r["total"].as_str().and_then(|s| s.parse().ok()).expect("total");
+        prop_assert_eq!(got, expected);
+        // Downtime shown in seconds to 28 significant digits: its first 15 agree.
+        let shown: String = r["periods"][0]["downtime_seconds"].as_str().unwrap_or("").chars().filter(|c| c.is_ascii_digit()).collect();
+        let shown = shown.trim_start_matches('0');
+        let secs = downtime / BigInt::from(1_000_000_000);
+        let scaled = (secs * BigInt::from(10).pow(40u32)).floor().to_integer().to_string();
+        let scaled = scaled.trim_start_matches('0');
+        prop_assert_eq!(&shown[..shown.len().min(15)], &scaled[..scaled.len().min(15)]);
+    }
+}
+
 /// Any JSON value, small.
 fn any_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -460,5 +525,182 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+/// Every zone of the tz database, 1970–2099 (docs/rules.md §1): the periods of a zone follow one
+/// another without gap or overlap, every instant of a period maps back to that period and to
+/// exactly one of its local days, and those days tile the period.
+fn check_tiling(zone_index: usize, year: i32, month: u32, quarter: bool, probes: &[u64]) {
+    use sla_credit::domain::period::{PeriodKind, PeriodLabel};
+    use sla_credit::domain::time::local_day;
+    let tz = chrono_tz::TZ_VARIANTS[zone_index % chrono_tz::TZ_VARIANTS.len()];
+    let kind = if quarter {
+        PeriodKind::Quarter
+    } else {
+        PeriodKind::Month
+    };
+    let text = if quarter {
+        format!("{year:04}-Q{}", (month - 1) / 3 + 1)
+    } else {
+        format!("{year:04}-{month:02}")
+    };
+    let label = PeriodLabel::parse(&text).expect("label");
+    let zp = label.in_zone(tz);
+    let name = format!("{} {text}", tz.name());
+    assert!(zp.start < zp.end, "{name}: empty period");
+    assert_eq!(
+        label.next().in_zone(tz).start,
+        zp.end,
+        "{name}: next period"
+    );
+    assert_eq!(
+        label.prev().in_zone(tz).end,
+        zp.start,
+        "{name}: previous period"
+    );
+    let days = zp.days(tz);
+    assert_eq!(days.len() as u32, zp.local_days(tz), "{name}");
+    assert!(
+        days.len() as u32 <= label.calendar_days(),
+        "{name}: too many days"
+    );
+    assert!(
+        days.len() as u32 + 2 >= label.calendar_days(),
+        "{name}: too few days"
+    );
+    assert_eq!(
+        days.first().map(|d| d.start),
+        Some(zp.start),
+        "{name}: first day"
+    );
+    assert_eq!(days.last().map(|d| d.end), Some(zp.end), "{name}: last day");
+    for pair in days.windows(2) {
+        assert_eq!(pair[0].end, pair[1].start, "{name}: days {:?}", pair);
+        assert!(pair[0].date < pair[1].date, "{name}: dates {:?}", pair);
+    }
+    for d in &days {
+        assert!(d.start < d.end, "{name}: empty day {d:?}");
+        assert_eq!(local_day(d.start, tz), *d, "{name}: start of {d:?}");
+        assert_eq!(local_day(d.end - 1, tz), *d, "{name}: end of {d:?}");
+    }
+    let len = (zp.end - zp.start) as u64;
+    let mut instants: Vec<i64> = probes.iter().map(|p| zp.start + (p % len) as i64).collect();
+    instants.extend([zp.start, zp.end - 1]);
+    for t in instants {
+        assert_eq!(PeriodLabel::containing(kind, tz, t), label, "{name}: {t}");
+        let holding: Vec<_> = days.iter().filter(|d| d.start <= t && t < d.end).collect();
+        assert_eq!(holding.len(), 1, "{name}: {t} in {} days", holding.len());
+        assert_eq!(local_day(t, tz), *holding[0], "{name}: day of {t}");
+    }
+    assert_eq!(
+        PeriodLabel::containing(kind, tz, zp.start - 1),
+        label.prev(),
+        "{name}"
+    );
+    assert_eq!(
+        PeriodLabel::containing(kind, tz, zp.end),
+        label.next(),
+        "{name}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 3000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn local_days_tile_every_period_of_every_zone(
+        zone_index in 0usize..10_000,
+        year in 1970i32..2100,
+        month in 1u32..=12,
+        quarter in any::<bool>(),
+        probes in prop::collection::vec(any::<u64>(), 8),
+    ) {
+        check_tiling(zone_index, year, month, quarter, &probes);
+    }
+}
+
+/// The months whose first local midnight is known to be irregular, checked every time.
+#[test]
+fn the_irregular_months_of_the_sweep_tile() {
+    let index = |name: &str| {
+        chrono_tz::TZ_VARIANTS
+            .iter()
+            .position(|z| z.name() == name)
+            .expect("zone")
+    };
+    let probes: Vec<u64> = (0..64u64).map(|i| i * 0x9E37_79B9_7F4A_7C15).collect();
+    for (zone, year, month) in [
+        ("America/St_Johns", 2009, 11),
+        ("America/St_Johns", 1990, 11),
+        ("Pacific/Apia", 2011, 12),
+        ("Pacific/Fakaofo", 2011, 12),
+        ("Pacific/Kwajalein", 1993, 8),
+        ("Pacific/Kiritimati", 1994, 12),
+        ("Pacific/Kanton", 1994, 12),
+        ("America/Havana", 2026, 3),
+    ] {
+        check_tiling(index(zone), year, month, false, &probes);
+        check_tiling(index(zone), year, month, true, &probes);
+    }
+}
+
+/// The sweep behind the golden vectors of fixtures/vectors/midnights.json: every zone of the tz
+/// database, every month 1970–2099, classified by its first local midnight. Prints a summary;
+/// run with `cargo test --release --test properties -- --ignored --nocapture sweep`.
+#[test]
+#[ignore]
+fn sweep_month_starts_of_every_zone() {
+    use chrono::{LocalResult, NaiveDate};
+    use sla_credit::domain::period::PeriodLabel;
+    use sla_credit::domain::time::local_date;
+    let mut found: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for tz in chrono_tz::TZ_VARIANTS {
+        for year in 1970..2100 {
+            for month in 1..=12u32 {
+                let first = NaiveDate::from_ymd_opt(year, month, 1).expect("date");
+                let label = PeriodLabel::parse(&format!("{year:04}-{month:02}")).expect("label");
+                let zp = label.in_zone(tz);
+                let at = format!("{} {year:04}-{month:02}", tz.name());
+                match tz.from_local_datetime(&first.and_hms_opt(0, 0, 0).expect("t")) {
+                    LocalResult::Single(_) => {}
+                    LocalResult::Ambiguous(a, b) => {
+                        let later = a.timestamp().max(b.timestamp()) * 1_000_000_000;
+                        let kind = if local_date(later - 1, tz) < first {
+                            "repeated, the clock stepping back across it"
+                        } else {
+                            "repeated within the first day"
+                        };
+                        found.entry(kind).or_default().push(at.clone());
+                    }
+                    LocalResult::None => found.entry("in a gap").or_default().push(at.clone()),
+                }
+                let day = zp.days(tz);
+                if day.first().map(|d| d.date) != Some(first) {
+                    found
+                        .entry("first date skipped")
+                        .or_default()
+                        .push(at.clone());
+                }
+                if day.len() as u32 != label.calendar_days() {
+                    found
+                        .entry("date skipped in month")
+                        .or_default()
+                        .push(at.clone());
+                }
+            }
+        }
+    }
+    for (kind, list) in &found {
+        let recent: Vec<&String> = list.iter().filter(|m| m.contains(" 20")).take(25).collect();
+        println!(
+            "{kind}: {} months, e.g. {:?}; since 2000: {recent:?}",
+            list.len(),
+            &list[..list.len().min(12)]
+        );
     }
 }

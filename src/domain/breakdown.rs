@@ -1,4 +1,4 @@
-//! The breakdown of a period's credit (credit-rules §7): every figure a support agent may read to
+//! The breakdown of a period's credit (docs/rules.md §7): every figure a support agent may read to
 //! a customer, and the one-line explanation.
 
 use rust_decimal::Decimal;
@@ -8,7 +8,7 @@ use super::exact::{display_truncated, q_int, round_q, Q};
 use super::money::{Currency, RoundingMode};
 use super::policy::{Policy, Rule};
 
-/// What a period's credit is made of. Figures are decimal strings (api.md): seconds and
+/// What a period's credit is made of. Figures are decimal strings: seconds and
 /// percents exact up to 28 significant digits, money with at least the minor digits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Breakdown {

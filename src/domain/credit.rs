@@ -1,4 +1,4 @@
-//! The credit engine (credit-rules §3–§5): outage windows, a fee source and a policy in;
+//! The credit engine (docs/rules.md §3–§5): outage windows, a fee source and a policy in;
 //! one exact credit per measurement period out, with its breakdown (§7).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,9 +15,10 @@ use super::interval::{
     union, Segment, Span, Window,
 };
 use super::money::Currency;
-use super::period::{PeriodLabel, ZonedPeriod};
+use super::period::{DayCounter, PeriodLabel, ZonedPeriod};
 use super::policy::{DayBasis, Denominator, ExclusionMode, PartialUnits, Policy, Rule};
-use super::time::{format_local, format_utc, local_date, Nanos, NANOS_PER_SECOND};
+use super::rational::QSum;
+use super::time::{format_local, format_utc, Nanos, NANOS_PER_SECOND};
 
 /// One incident's outage windows. `start` is where a fixed-days grant lands (§4): the
 /// incident's start, or for a quote without outages the start of the named period.
@@ -90,15 +91,22 @@ pub fn compute(input: &CreditInput) -> Result<CreditResult, ValidationErrors> {
         .flat_map(|i| i.windows.iter().copied())
         .collect();
 
+    // Every period an outage touches (§5), by instants (§1): walk the sorted union of the
+    // windows, reusing the period found last, so n windows cost n comparisons, not n zone
+    // lookups.
     let mut labels: BTreeSet<PeriodLabel> = BTreeSet::new();
-    for w in &all_windows {
-        let mut p = PeriodLabel::containing(kind, zone, w.span.start);
-        let last = PeriodLabel::containing(kind, zone, w.span.end - 1);
-        labels.insert(p);
-        while p < last {
-            p = p.next();
-            labels.insert(p);
+    let mut current: Option<ZonedPeriod> = None;
+    for span in union(all_windows.iter().map(|w| w.span)) {
+        let mut zp = match current {
+            Some(zp) if zp.start <= span.start && span.start < zp.end => zp,
+            _ => PeriodLabel::containing(kind, zone, span.start).in_zone(zone),
+        };
+        labels.insert(zp.label);
+        while zp.end < span.end {
+            zp = zp.label.next().in_zone(zone);
+            labels.insert(zp.label);
         }
+        current = Some(zp);
     }
     for p in &input.periods {
         if p.kind() != kind {
@@ -210,14 +218,20 @@ impl Context<'_> {
 
         // Each run counts whole units (§3) and its scaled weighted downtime is charged at the
         // rate of the billing cycle it lies in: accumulated per rate piece, so the rational
-        // work is once per piece, not once per window.
+        // work is once per piece, not once per window. D is the sum of those accumulations.
         let unit_ns = policy
             .downtime_unit_seconds
             .map(|u| i128::from(u) * i128::from(NANOS_PER_SECOND));
-        let mut downtime = WeightedNanos::default();
+        // Runs with no fee in force, or across a rate-piece boundary: downtime, priced apart.
+        let mut unpriced = WeightedNanos::default();
+        // Only the rate pieces that overlap the period: a long plan history must not cost
+        // every period the whole schedule.
+        let pieces = self.schedule.pieces();
+        let first_piece = pieces.partition_point(|p| p.span.end <= period.start);
+        let end_piece = pieces.partition_point(|p| p.span.start < period.end);
         let mut per_piece: Vec<WeightedNanos> =
-            vec![WeightedNanos::default(); self.schedule.pieces().len()];
-        let mut straddling_fee = Q::zero();
+            vec![WeightedNanos::default(); end_piece.saturating_sub(first_piece)];
+        let mut straddling_fee = QSum::default();
         let mut days = DayCounter::default();
         for run in runs(&counted) {
             let span = run_span(run);
@@ -230,7 +244,7 @@ impl Context<'_> {
             if counted_ns == 0 {
                 continue;
             }
-            days.add(span, self.zone);
+            days.add(span.start, span.end, self.zone);
             // Weighted downtime of the run, scaled by counted ÷ raw.
             let scaled = if run.iter().all(|s| s.impact == Decimal::ONE) {
                 WeightedNanos::whole(counted_ns)
@@ -242,23 +256,33 @@ impl Context<'_> {
                 w.scaled(counted_ns, raw)
             };
             match self.schedule.piece_containing(span) {
-                Some(Some(idx)) => per_piece[idx].add_weighted(&scaled),
+                Some(Some(idx)) => match per_piece.get_mut(idx.wrapping_sub(first_piece)) {
+                    Some(w) => w.add_weighted(&scaled),
+                    // Never: a run of the period lies in a piece overlapping the period.
+                    None => {
+                        straddling_fee.push(self.schedule.piece_fee(idx, &scaled));
+                        unpriced.add_weighted(&scaled);
+                    }
+                },
                 // No fee in force: downtime without a fee.
-                Some(None) => {}
+                Some(None) => unpriced.add_weighted(&scaled),
                 None => {
-                    straddling_fee += self.schedule.weighted_fee(run) * Q::ratio(counted_ns, raw);
+                    straddling_fee
+                        .push(self.schedule.weighted_fee(run) * Q::ratio(counted_ns, raw));
+                    unpriced.add_weighted(&scaled);
                 }
             }
-            downtime.add_weighted(&scaled);
         }
-        let mut fee_during_downtime = straddling_fee;
-        for (idx, w) in per_piece.iter().enumerate() {
+        let mut fee_during_downtime = straddling_fee.total();
+        let mut downtime = unpriced.to_q();
+        for (offset, w) in per_piece.iter().enumerate() {
             if !w.is_zero() {
-                fee_during_downtime += self.schedule.piece_fee(idx, w);
+                let weighted = w.to_q();
+                fee_during_downtime += self.schedule.piece_fee_q(first_piece + offset, &weighted);
+                downtime += weighted;
             }
         }
-        let affected_days = days.count;
-        let mut downtime = downtime.to_q();
+        let affected_days = days.count();
         let denominator_q = q_int(denominator_ns);
         if downtime > denominator_q {
             downtime = denominator_q;
@@ -298,72 +322,14 @@ impl Context<'_> {
             DayBasis::Actual => actual_days,
             DayBasis::Thirty => 30 * zp.label.kind().months(),
         };
-        let below_target = |u: &Q| match policy.target_percent {
-            Some(t) => *u < q_dec(t),
-            None => true,
-        };
-
-        let mut warnings = Vec::new();
-        let mut tier = None;
-        let mut credit_percent = None;
-        let mut days_credited = None;
-        let mut rule_days = None;
-        let uncapped = match &policy.rule {
-            Rule::UptimeTiers { tiers } => {
-                match tiers.iter().find(|t| t.uptime.contains(&uptime)) {
-                    Some(t) => {
-                        tier = Some(t.uptime.text.clone());
-                        credit_percent = Some(t.credit_percent);
-                        &fee * q_dec(t.credit_percent) / &hundred
-                    }
-                    None => {
-                        let above = tiers.iter().any(|t| t.uptime.lies_above(&uptime));
-                        let below = tiers.iter().any(|t| t.uptime.lies_below(&uptime));
-                        if above && below {
-                            warnings.push("tier_gap".to_string());
-                        }
-                        Q::zero()
-                    }
-                }
-            }
-            Rule::DowntimeMultiple {
-                multiplier,
-                excess_only,
-            } => {
-                if !below_target(&uptime) || m.downtime.is_zero() {
-                    Q::zero()
-                } else if *excess_only {
-                    let target = policy
-                        .target_percent
-                        .map(q_dec)
-                        .unwrap_or_else(|| hundred.clone());
-                    let allowance = (&hundred - target) / &hundred * q_int(m.denominator_ns);
-                    let excess = &m.downtime - allowance;
-                    if excess.is_positive() {
-                        &m.fee_during_downtime * excess / &m.downtime * q_dec(*multiplier)
-                    } else {
-                        Q::zero()
-                    }
-                } else {
-                    &m.fee_during_downtime * q_dec(*multiplier)
-                }
-            }
-            Rule::DaysOfService { days, day_basis } => {
-                let dip = days_in_period(*day_basis);
-                rule_days = Some(dip);
-                let n = match days {
-                    Some(d) => d * grants,
-                    None if below_target(&uptime) => m.affected_days,
-                    None => 0,
-                };
-                days_credited = Some(n);
-                if dip == 0 {
-                    Q::zero()
-                } else {
-                    &fee * q_int(n) / q_int(dip)
-                }
-            }
-        };
+        let RuleOutcome {
+            uncapped,
+            tier,
+            credit_percent,
+            days_credited,
+            rule_days,
+            warnings,
+        } = rule_outcome(policy, &m, &fee, &uptime, grants, days_in_period);
 
         // §5: rule → cap → minimum → rounding.
         let cap_basis_days = match &policy.rule {
@@ -447,25 +413,97 @@ impl Context<'_> {
     }
 }
 
-/// Counts the distinct local days that runs (in order) touch.
-#[derive(Default)]
-struct DayCounter {
-    count: u32,
-    last: Option<chrono::NaiveDate>,
+/// What the rule of §4 gives before the cap, with what the breakdown shows of it.
+struct RuleOutcome {
+    uncapped: Q,
+    tier: Option<String>,
+    credit_percent: Option<Decimal>,
+    days_credited: Option<u32>,
+    rule_days: Option<u32>,
+    warnings: Vec<String>,
 }
 
-impl DayCounter {
-    fn add(&mut self, run: Span, zone: Tz) {
-        let first = local_date(run.start, zone);
-        let last = local_date(run.end - 1, zone);
-        let from = match self.last {
-            Some(d) if d >= first => d.succ_opt().unwrap_or(d),
-            _ => first,
-        };
-        if last >= from {
-            self.count += (last - from).num_days() as u32 + 1;
-            self.last = Some(last);
+/// The credit rule (docs/rules.md §4) applied to a measured period.
+fn rule_outcome(
+    policy: &Policy,
+    m: &Measured,
+    fee: &Q,
+    uptime: &Q,
+    grants: u32,
+    days_in_period: impl Fn(DayBasis) -> u32,
+) -> RuleOutcome {
+    let hundred = q_int(100);
+    let below_target = |u: &Q| match policy.target_percent {
+        Some(t) => *u < q_dec(t),
+        None => true,
+    };
+
+    let mut warnings = Vec::new();
+    let mut tier = None;
+    let mut credit_percent = None;
+    let mut days_credited = None;
+    let mut rule_days = None;
+    let uncapped = match &policy.rule {
+        Rule::UptimeTiers { tiers } => match tiers.iter().find(|t| t.uptime.contains(uptime)) {
+            Some(t) => {
+                tier = Some(t.uptime.text.clone());
+                credit_percent = Some(t.credit_percent);
+                fee * q_dec(t.credit_percent) / &hundred
+            }
+            None => {
+                let above = tiers.iter().any(|t| t.uptime.lies_above(uptime));
+                let below = tiers.iter().any(|t| t.uptime.lies_below(uptime));
+                if above && below {
+                    warnings.push("tier_gap".to_string());
+                }
+                Q::zero()
+            }
+        },
+        Rule::DowntimeMultiple {
+            multiplier,
+            excess_only,
+        } => {
+            if !below_target(uptime) || m.downtime.is_zero() {
+                Q::zero()
+            } else if *excess_only {
+                let target = policy
+                    .target_percent
+                    .map(q_dec)
+                    .unwrap_or_else(|| hundred.clone());
+                let allowance = (&hundred - target) / &hundred * q_int(m.denominator_ns);
+                let excess = &m.downtime - allowance;
+                if excess.is_positive() {
+                    &m.fee_during_downtime * excess / &m.downtime * q_dec(*multiplier)
+                } else {
+                    Q::zero()
+                }
+            } else {
+                &m.fee_during_downtime * q_dec(*multiplier)
+            }
         }
+        Rule::DaysOfService { days, day_basis } => {
+            let dip = days_in_period(*day_basis);
+            rule_days = Some(dip);
+            let n = match days {
+                Some(d) => d * grants,
+                None if below_target(uptime) => m.affected_days,
+                None => 0,
+            };
+            days_credited = Some(n);
+            if dip == 0 {
+                Q::zero()
+            } else {
+                fee * q_int(n) / q_int(dip)
+            }
+        }
+    };
+    RuleOutcome {
+        uncapped,
+        tier,
+        credit_percent,
+        days_credited,
+        rule_days,
+        warnings,
     }
 }
 

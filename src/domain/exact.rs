@@ -1,4 +1,4 @@
-//! Exact rational arithmetic (credit-rules §5): every figure is kept as numerator/denominator
+//! Exact rational arithmetic (docs/rules.md §5): every figure is kept as numerator/denominator
 //! and rounded once, last. Decimal alone would lose digits when a division comes early.
 
 use num_bigint::BigInt;
@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use super::money::RoundingMode;
 pub use super::rational::Q;
 
-/// Digits shown for non-money figures (api.md: at most 28 significant digits).
+/// Digits shown for non-money figures (at most 28 significant digits, docs/rules.md §5).
 pub const DISPLAY_SIGNIFICANT_DIGITS: u32 = 28;
 
 pub fn pow10(exp: u32) -> BigInt {

@@ -1,4 +1,4 @@
-//! Fees (credit-rules §2): what the customer pays, as a rate over time. A rate piece is one
+//! Fees (docs/rules.md §2): what the customer pays, as a rate over time. A rate piece is one
 //! billing cycle (or the part of one a plan segment covers): its price spread evenly over the
 //! cycle's real length, so a quarter measured on a monthly plan uses each month's own rate.
 
@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use super::exact::{q_dec, q_int, Q};
 use super::interval::{Segment, Span};
 use super::period::{PeriodKind, PeriodLabel};
+use super::rational::QSum;
 use super::time::{local_date, local_midnight, Nanos};
 use chrono::Datelike;
 use chrono_tz::Tz;
@@ -203,12 +204,16 @@ impl FeeSchedule {
 
     /// The fee of weighted nanoseconds inside piece `idx`.
     pub fn piece_fee(&self, idx: usize, weighted: &WeightedNanos) -> Q {
+        self.piece_fee_q(idx, &weighted.to_q())
+    }
+
+    /// The fee of an exact amount of weighted nanoseconds inside piece `idx`.
+    pub fn piece_fee_q(&self, idx: usize, weighted: &Q) -> Q {
         let piece = &self.pieces[idx];
-        let w = weighted.to_q();
-        if w.is_zero() {
+        if weighted.is_zero() {
             return Q::zero();
         }
-        &piece.amount * w / q_int(piece.cycle_len)
+        &piece.amount * weighted / q_int(piece.cycle_len)
     }
 }
 
@@ -223,9 +228,12 @@ fn plan_pieces(plan: &Plan, tz: Tz, range: Span, out: &mut Vec<RatePiece>) {
         }
         (BillingCycle::Annual, AnnualSplit::Days) => (CycleKind::Year, price),
     };
+    // The first cycle is the one containing `range.start` by instants (docs/rules.md §1); the
+    // wall-clock date is never later than it, so starting there and skipping empty overlaps
+    // finds it.
     let first = local_date(range.start, tz);
     let mut cycle_start_day = match kind {
-        CycleKind::Months(k) => PeriodLabel::containing_date(k, first).first_day(),
+        CycleKind::Months(k) => PeriodLabel::containing(k, tz, range.start).first_day(),
         CycleKind::Year => first.with_ordinal(1).unwrap_or(first),
     };
     loop {
@@ -262,13 +270,14 @@ enum CycleKind {
 }
 
 /// Σ impact × nanoseconds, exact: whole-impact time and impacts of up to 10 decimals stay
-/// integers (the latter in units of 10^-10 ns); anything else is rational.
+/// integers (the latter in units of 10^-10 ns); anything else is rational, summed pairwise
+/// ([`QSum`]) so that many runs with unrelated denominators stay cheap (docs/rules.md §3, §5).
 #[derive(Debug, Default, Clone)]
 pub struct WeightedNanos {
     whole: i128,
     /// Σ impact × 10^10 × nanoseconds for impacts below 1.
     tenths10: i128,
-    partial: Option<Q>,
+    partial: QSum,
 }
 
 const IMPACT_SCALE: u32 = 10;
@@ -289,14 +298,7 @@ impl WeightedNanos {
                 return;
             }
         }
-        self.add_q(q_dec(impact) * q_int(len));
-    }
-
-    fn add_q(&mut self, part: Q) {
-        self.partial = Some(match self.partial.take() {
-            Some(p) => p + part,
-            None => part,
-        });
+        self.partial.push(q_dec(impact) * q_int(len));
     }
 
     pub fn whole(nanos: i128) -> Self {
@@ -307,7 +309,7 @@ impl WeightedNanos {
     }
 
     pub fn is_zero(&self) -> bool {
-        self.whole == 0 && self.tenths10 == 0 && self.partial.as_ref().is_none_or(Q::is_zero)
+        self.whole == 0 && self.tenths10 == 0 && self.partial.is_empty()
     }
 
     /// Adds another accumulation.
@@ -315,10 +317,12 @@ impl WeightedNanos {
         self.whole += other.whole;
         match self.tenths10.checked_add(other.tenths10) {
             Some(sum) => self.tenths10 = sum,
-            None => self.add_q(Q::ratio(other.tenths10, 10i128.pow(IMPACT_SCALE))),
+            None => self
+                .partial
+                .push(Q::ratio(other.tenths10, 10i128.pow(IMPACT_SCALE))),
         }
-        if let Some(p) = &other.partial {
-            self.add_q(p.clone());
+        if !other.partial.is_empty() {
+            self.partial.push(other.partial.total());
         }
     }
 
@@ -327,8 +331,18 @@ impl WeightedNanos {
         if num == den {
             return self.clone();
         }
+        let mut partial = QSum::default();
+        // The usual run of decimal impacts: one fraction, one gcd.
+        let direct = (self.whole == 0 && self.partial.is_empty())
+            .then(|| {
+                let n = self.tenths10.checked_mul(num)?;
+                let d = den.checked_mul(10i128.pow(IMPACT_SCALE))?;
+                Some(Q::ratio(n, d))
+            })
+            .flatten();
+        partial.push(direct.unwrap_or_else(|| self.to_q() * Q::ratio(num, den)));
         WeightedNanos {
-            partial: Some(self.to_q() * Q::ratio(num, den)),
+            partial,
             ..WeightedNanos::default()
         }
     }
@@ -338,8 +352,8 @@ impl WeightedNanos {
         if self.tenths10 != 0 {
             total += Q::ratio(self.tenths10, 10i128.pow(IMPACT_SCALE));
         }
-        if let Some(p) = &self.partial {
-            total += p;
+        if !self.partial.is_empty() {
+            total += self.partial.total();
         }
         total
     }

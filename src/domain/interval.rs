@@ -1,4 +1,4 @@
-//! Interval algebra over half-open `[start, end)` spans of UTC nanoseconds (credit-rules §3):
+//! Interval algebra over half-open `[start, end)` spans of UTC nanoseconds (docs/rules.md §3):
 //! union, max-impact merge, intersection, subtraction. Inputs are sorted once; every operation
 //! after that is a linear sweep, so n windows cost O(n log n).
 

@@ -1,6 +1,6 @@
 #![deny(clippy::float_arithmetic)]
 //! The credit engine: pure Rust, no I/O, no clock, no framework. Every figure a customer sees
-//! is computed here, once, exactly (`credit-rules.md`).
+//! is computed here, once, exactly (docs/rules.md).
 
 pub mod batch;
 pub mod book;

@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 use std::fmt;
 use std::str::FromStr;
 
-/// Largest amount of money any input may carry (credit-rules §5).
+/// Largest amount of money any input may carry (docs/rules.md §5).
 pub fn money_bound() -> Decimal {
     Decimal::from(1_000_000_000_000_000i64)
 }
@@ -60,7 +60,7 @@ impl fmt::Display for Currency {
     }
 }
 
-/// How a credit is rounded to the minor unit, once, last (credit-rules §5).
+/// How a credit is rounded to the minor unit, once, last (docs/rules.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum RoundingMode {
     /// Half away from zero.
@@ -110,6 +110,14 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, String> {
     {
         return Err(format!("{text:?} is not a plain decimal number"));
     }
+    let unsigned = t.trim_start_matches(['-', '+']);
+    let (int_part, frac_part) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let digits = format!("{int_part}{}", frac_part.trim_end_matches('0'));
+    if digits.trim_start_matches('0').len() > 28 {
+        return Err(format!(
+            "{text:?} has more than 28 significant digits (docs/rules.md §5)"
+        ));
+    }
     Decimal::from_str_exact(t)
         .map_err(|_| format!("{text:?} is not a decimal number within 28 digits"))
 }
@@ -124,4 +132,18 @@ pub fn parse_money(text: &str) -> Result<Decimal, String> {
         return Err("must be at most 1000000000000000 (10^15)".into());
     }
     Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_carry_at_most_28_significant_digits() {
+        assert!(parse_decimal("1.000000000000000000000000001").is_ok());
+        assert!(parse_decimal("1.0000000000000000000000000001").is_err());
+        assert!(parse_decimal("10000000000000000000000000000").is_err());
+        assert!(parse_decimal("0.5000000000000000000000000000").is_ok());
+        assert!(parse_decimal("0.0000000000000000000000000001").is_ok());
+    }
 }

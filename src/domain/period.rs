@@ -1,10 +1,14 @@
-//! Measurement periods and calendar units in a customer's zone (credit-rules §1).
+//! Measurement periods and calendar units in a customer's zone (docs/rules.md §1). A unit runs
+//! from the instant of local midnight of its first day to that of the next unit; which unit an
+//! instant belongs to is decided by those instants, never by the instant's wall-clock date.
 
 use chrono::{Datelike, NaiveDate};
 use chrono_tz::Tz;
 use std::fmt;
 
-use super::time::{local_date, local_midnight, Nanos};
+use super::time::{
+    local_date, local_day, local_midnight, LocalDay, Nanos, MAX_INSTANT, MIN_INSTANT,
+};
 
 /// Policy `period`: a calendar month (default) or quarter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -48,30 +52,67 @@ impl PeriodLabel {
             return Err(err());
         }
         let year: i32 = y.parse().map_err(|_| err())?;
-        if !(1970..=2200).contains(&year) {
-            return Err("year must be between 1970 and 2200".into());
+        let label = Self::parse_parts(year, rest).ok_or_else(err)?;
+        let (low, high) = match label.kind {
+            PeriodKind::Month => ("1969-12", "2100-01"),
+            PeriodKind::Quarter => ("1969-Q4", "2100-Q1"),
+        };
+        let bound = |y, m| PeriodLabel {
+            year: y,
+            first_month: m,
+            kind: label.kind,
+        };
+        let first = bound(1969, 13 - label.kind.months());
+        if label < first || label > bound(2100, 1) {
+            return Err(format!(
+                "{text:?} is outside the accepted range {low} to {high}: a period must overlap \
+                 1970-01-01T00:00:00Z to 2100-01-01T00:00:00Z"
+            ));
         }
+        Ok(label)
+    }
+
+    /// Parses a label for a zone: it must overlap the accepted instants there (docs/rules.md
+    /// §1: a Los Angeles `1969-12` runs from 1970-01-01T00:00:00Z to 08:00Z; a UTC one does not
+    /// exist for the engine).
+    pub fn parse_in_zone(text: &str, tz: Tz) -> Result<Self, String> {
+        let label = Self::parse(text)?;
+        if !label.overlaps_accepted(tz) {
+            return Err(format!(
+                "{text:?} in {} does not overlap the accepted instants \
+                 1970-01-01T00:00:00Z to 2100-01-01T00:00:00Z",
+                tz.name()
+            ));
+        }
+        Ok(label)
+    }
+
+    /// The period, placed in `tz`, shares an instant with 1970-01-01T00:00:00Z to
+    /// 2100-01-01T00:00:00Z inclusive.
+    pub fn overlaps_accepted(&self, tz: Tz) -> bool {
+        let zp = self.in_zone(tz);
+        zp.start <= MAX_INSTANT && zp.end > MIN_INSTANT
+    }
+
+    fn parse_parts(year: i32, rest: &str) -> Option<Self> {
         if let Some(q) = rest.strip_prefix('Q') {
             match q {
                 "1" | "2" | "3" | "4" => {
-                    let n: u32 = q.parse().map_err(|_| err())?;
-                    Ok(PeriodLabel {
+                    let n: u32 = q.parse().ok()?;
+                    Some(PeriodLabel {
                         year,
                         first_month: (n - 1) * 3 + 1,
                         kind: PeriodKind::Quarter,
                     })
                 }
-                _ => Err(err()),
+                _ => None,
             }
         } else {
             if rest.len() != 2 || !rest.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(err());
+                return None;
             }
-            let m: u32 = rest.parse().map_err(|_| err())?;
-            if !(1..=12).contains(&m) {
-                return Err(err());
-            }
-            Ok(PeriodLabel {
+            let m: u32 = rest.parse().ok()?;
+            (1..=12).contains(&m).then_some(PeriodLabel {
                 year,
                 first_month: m,
                 kind: PeriodKind::Month,
@@ -92,9 +133,24 @@ impl PeriodLabel {
         }
     }
 
-    /// The period of `kind` containing an instant, in zone `tz`.
+    /// The period of `kind` containing an instant, in zone `tz`: the one whose start instant is
+    /// at or before `at` and whose end instant is after it (docs/rules.md §1). The wall-clock
+    /// date is only a first guess: in America/St_Johns on 2009-11-01 the clocks went from 00:01
+    /// back to 23:01, so 02:40Z reads 23:10 on 31 October yet lies in November, which began
+    /// at the earlier midnight, 02:30Z.
     pub fn containing(kind: PeriodKind, tz: Tz, at: Nanos) -> Self {
-        Self::containing_date(kind, local_date(at, tz))
+        let mut label = Self::containing_date(kind, local_date(at, tz));
+        // A guess is never more than a day off, so one step settles it; two are allowed.
+        for _ in 0..2 {
+            if at < label.in_zone(tz).start {
+                label = label.prev();
+            } else if at >= label.next().in_zone(tz).start {
+                label = label.next();
+            } else {
+                break;
+            }
+        }
+        label
     }
 
     pub fn kind(&self) -> PeriodKind {
@@ -120,6 +176,16 @@ impl PeriodLabel {
         PeriodLabel {
             year: self.year + (m0 / 12) as i32,
             first_month: m0 % 12 + 1,
+            kind: self.kind,
+        }
+    }
+
+    /// The preceding period of the same kind.
+    pub fn prev(&self) -> Self {
+        let m0 = self.first_month as i32 - 1 - self.kind.months() as i32;
+        PeriodLabel {
+            year: self.year + m0.div_euclid(12),
+            first_month: m0.rem_euclid(12) as u32 + 1,
             kind: self.kind,
         }
     }
@@ -187,30 +253,70 @@ impl ZonedPeriod {
         self.end <= self.start
     }
 
-    /// Local days of the period that have a length: a date a zone skipped whole (Samoa,
-    /// 2011-12-30) is not a day of the period.
-    pub fn local_days(&self, tz: Tz) -> u32 {
-        let calendar = self.label.calendar_days();
-        // A skipped date shortens the period by a whole day; DST moves it by an hour or two.
-        // Only a period half a day short can have lost a date: count those one by one.
-        let half_day_short = (i64::from(calendar) * 86_400 - 43_200) * 1_000_000_000;
-        if self.len() >= half_day_short {
-            return calendar;
-        }
-        let mut count = 0;
-        let mut day = self.label.first_day();
+    /// The local days of the period, in order, each placed by its midnights (docs/rules.md §1).
+    /// They tile `[start, end)`: a date whose midnight is no earlier than the next date's (one a
+    /// zone skipped whole, Pacific/Apia 2011-12-30) has no instant and is not a day of the period.
+    pub fn days(&self, tz: Tz) -> Vec<LocalDay> {
+        let mut out = Vec::with_capacity(self.label.calendar_days() as usize);
+        let mut date = self.label.first_day();
         let end = self.label.end_day();
-        let mut day_start = self.start;
-        while day < end {
-            let Some(next) = day.succ_opt() else { break };
-            let next_start = local_midnight(tz, next);
-            if next_start > day_start {
-                count += 1;
+        let mut start = self.start;
+        while date < end {
+            let Some(next) = date.succ_opt() else { break };
+            let next_start = if next == end {
+                self.end
+            } else {
+                local_midnight(tz, next)
+            };
+            if next_start > start {
+                out.push(LocalDay {
+                    date,
+                    start,
+                    end: next_start,
+                });
+                start = next_start;
             }
-            day = next;
-            day_start = next_start;
+            date = next;
         }
-        count
+        out
+    }
+
+    /// The number of local days of the period (docs/rules.md §3 "days in period").
+    pub fn local_days(&self, tz: Tz) -> u32 {
+        self.days(tz).len() as u32
+    }
+}
+
+/// Counts the local days that sorted, disjoint spans touch, by instants (docs/rules.md §3
+/// "affected local days"): each day found is the one containing an instant, so a skipped date
+/// is never counted and a day is counted once however many spans touch it.
+#[derive(Debug, Default)]
+pub struct DayCounter {
+    count: u32,
+    /// End of the last day counted: spans come in order, so nothing before it is counted again.
+    counted_until: Option<Nanos>,
+}
+
+impl DayCounter {
+    /// Counts the days `[start, end)` touches (spans in ascending order).
+    pub fn add(&mut self, start: Nanos, end: Nanos, tz: Tz) {
+        let mut cursor = match self.counted_until {
+            Some(until) => start.max(until),
+            None => start,
+        };
+        while cursor < end {
+            let day = local_day(cursor, tz);
+            self.count += 1;
+            cursor = day.end.max(cursor + 1);
+        }
+        if let Some(until) = self.counted_until {
+            cursor = cursor.max(until);
+        }
+        self.counted_until = Some(cursor);
+    }
+
+    pub fn count(&self) -> u32 {
+        self.count
     }
 }
 
@@ -236,6 +342,46 @@ mod tests {
         let la: Tz = chrono_tz::America::Los_Angeles;
         let march = PeriodLabel::parse("2026-03").map(|p| p.in_zone(la));
         assert_eq!(march.map(|p| p.local_days(la)), Ok(31));
+    }
+
+    #[test]
+    fn the_period_of_an_instant_is_found_by_instants() {
+        use crate::domain::time::parse_instant;
+        let tz: Tz = chrono_tz::America::St_Johns;
+        let at = |t: &str| parse_instant(t).unwrap_or(-1);
+        let nov = PeriodLabel::parse("2009-11").ok();
+        // 02:40Z reads 23:10 on 31 October, after November's start (02:30Z).
+        let found = PeriodLabel::containing(PeriodKind::Month, tz, at("2009-11-01T02:40:00Z"));
+        assert_eq!(Some(found), nov);
+        let before = PeriodLabel::containing(PeriodKind::Month, tz, at("2009-11-01T02:29:59Z"));
+        assert_eq!(Some(before), PeriodLabel::parse("2009-10").ok());
+        let q = PeriodLabel::containing(PeriodKind::Quarter, tz, at("2009-11-01T02:40:00Z"));
+        assert_eq!(Some(q), PeriodLabel::parse("2009-Q4").ok());
+    }
+
+    #[test]
+    fn labels_are_accepted_where_they_overlap_the_accepted_instants() {
+        let la: Tz = chrono_tz::America::Los_Angeles;
+        let utc: Tz = chrono_tz::UTC;
+        let tokyo: Tz = chrono_tz::Asia::Tokyo;
+        assert!(PeriodLabel::parse_in_zone("1969-12", la).is_ok());
+        assert!(PeriodLabel::parse_in_zone("1969-Q4", la).is_ok());
+        assert!(PeriodLabel::parse_in_zone("1969-12", utc).is_err());
+        assert!(PeriodLabel::parse_in_zone("2100-01", utc).is_ok());
+        assert!(PeriodLabel::parse_in_zone("2100-01", tokyo).is_ok());
+        assert!(PeriodLabel::parse_in_zone("2100-01", la).is_err());
+        assert!(PeriodLabel::parse("1969-11").is_err());
+        assert!(PeriodLabel::parse("1969-Q3").is_err());
+        assert!(PeriodLabel::parse("2100-02").is_err());
+        assert!(PeriodLabel::parse("2100-Q2").is_err());
+        assert_eq!(
+            PeriodLabel::parse("2026-01").map(|p| p.prev().to_string()),
+            Ok("2025-12".to_string())
+        );
+        assert_eq!(
+            PeriodLabel::parse("2026-Q1").map(|p| p.prev().to_string()),
+            Ok("2025-Q4".to_string())
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! SLA policies (credit-rules §3–§5): the wire form `PolicySpec` as clients write it, and the
+//! SLA policies (docs/rules.md §3–§5): the wire form `PolicySpec` as clients write it, and the
 //! checked `Policy` the engine runs. Past `Policy::from_spec`, nobody re-checks a bound.
 
 use chrono_tz::Tz;
@@ -13,7 +13,7 @@ use super::money::{parse_decimal, parse_money, RoundingMode};
 use super::period::PeriodKind;
 use super::time::parse_zone;
 
-/// A policy as clients write it (api.md): scalars stay JSON values so that a decimal is read
+/// A policy as clients write it: scalars stay JSON values so that a decimal is read
 /// exactly from its text and every error names its field.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -203,7 +203,7 @@ pub struct Tier {
     pub credit_percent: Decimal,
 }
 
-/// Policy `rule` (credit-rules §4).
+/// Policy `rule` (docs/rules.md §4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rule {
     UptimeTiers {
@@ -272,26 +272,95 @@ pub fn value_money(v: &Value, field: &str) -> Result<Decimal, FieldError> {
     parse_money(&text).map_err(|m| field_error(field, m))
 }
 
-/// Reads a whole number in `[low, high]` from a JSON number (or a string holding one).
+/// Reads a whole number in `[low, high]` from a JSON number (or a string holding one). An
+/// exactly whole decimal counts (`2.0`, `1E+1`); `1.5` does not (docs/rules.md §5).
 pub fn value_whole(v: &Value, field: &str, low: u32, high: u32) -> Result<u32, FieldError> {
     let text = match v {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
         _ => return Err(field_error(field, "must be a whole number")),
     };
-    let n: u64 = text.trim().parse().map_err(|_| {
+    let range = || {
         field_error(
             field,
             format!("must be a whole number from {low} to {high}"),
         )
-    })?;
-    if n < u64::from(low) || n > u64::from(high) {
-        return Err(field_error(
+    };
+    match exact_whole(text.trim()) {
+        Some(Whole::Value(n)) if (u64::from(low)..=u64::from(high)).contains(&n) => Ok(n as u32),
+        Some(_) => Err(range()),
+        None => Err(field_error(
             field,
-            format!("must be a whole number from {low} to {high}"),
-        ));
+            format!("{text:?} is not a whole number (from {low} to {high})"),
+        )),
     }
-    Ok(n as u32)
+}
+
+/// What a decimal text is as a whole number.
+#[derive(Debug, PartialEq, Eq)]
+enum Whole {
+    Value(u64),
+    /// Whole, but negative or beyond `u64`.
+    OutOfRange,
+}
+
+/// Reads `[sign] digits [. digits] [(e|E) [sign] digits]` exactly; `None` unless it is a
+/// number whose value is a whole number.
+fn exact_whole(text: &str) -> Option<Whole> {
+    let (negative, body) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], &body[i + 1..]),
+        None => (body, "0"),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let exp_digits = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    if int_part.len() + frac_part.len() == 0
+        || !all_digits(int_part)
+        || !all_digits(frac_part)
+        || exp_digits.is_empty()
+        || !all_digits(exp_digits)
+    {
+        return None;
+    }
+    // An exponent beyond any bound only matters for its sign: clamp it.
+    let exp_abs: i64 = if exp_digits.trim_start_matches('0').len() > 6 {
+        1_000_000
+    } else {
+        exp_digits.parse().unwrap_or(0)
+    };
+    let exp = if exponent.starts_with('-') {
+        -exp_abs
+    } else {
+        exp_abs
+    };
+    let digits: String = format!("{int_part}{frac_part}");
+    let digits = digits.trim_start_matches('0');
+    if digits.is_empty() {
+        return Some(Whole::Value(0));
+    }
+    // value = digits × 10^(exp − fraction length)
+    let mut shift = exp - frac_part.len() as i64;
+    let mut digits = digits;
+    while shift < 0 {
+        digits = digits.strip_suffix('0')?;
+        shift += 1;
+    }
+    if negative {
+        return Some(Whole::OutOfRange);
+    }
+    if digits.len() as i64 + shift > 19 {
+        return Some(Whole::OutOfRange);
+    }
+    let base: u64 = digits.parse().ok()?;
+    let value = 10u64
+        .checked_pow(shift as u32)
+        .and_then(|p| base.checked_mul(p));
+    Some(value.map_or(Whole::OutOfRange, Whole::Value))
 }
 
 /// A decimal within `[0, high]`.
@@ -626,5 +695,36 @@ fn rule_from_spec(r: &RuleSpec, at: &str, has_target: bool, e: &mut Errors) -> O
             );
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_may_be_written_as_exact_decimals() {
+        let read = |t: &str| value_whole(&Value::String(t.into()), "days", 1, 366);
+        assert_eq!(read("2"), Ok(2));
+        assert_eq!(read("2.0"), Ok(2));
+        assert_eq!(read("1E+1"), Ok(10));
+        assert_eq!(read("1e1"), Ok(10));
+        assert_eq!(read("100E-2"), Ok(1));
+        assert_eq!(read("0.366e3"), Ok(366));
+        assert!(read("1.5").is_err());
+        assert!(read("15E-1").is_err());
+        assert!(read("0").is_err());
+        assert!(read("367").is_err());
+        assert!(read("-2").is_err());
+        assert!(read("1E+999999999999").is_err());
+        assert!(read("1E-999999999999").is_err());
+        assert!(read("two").is_err());
+        assert!(read("").is_err());
+        assert!(read("1e").is_err());
+        assert!(read(".").is_err());
+        let number: Value = serde_json::from_str("1E+1").unwrap_or_default();
+        assert_eq!(value_whole(&number, "days", 1, 366), Ok(10));
+        let number: Value = serde_json::from_str("2.0").unwrap_or_default();
+        assert_eq!(value_whole(&number, "days", 1, 366), Ok(2));
     }
 }

@@ -1,4 +1,4 @@
-//! The quote request of api.md (`POST /v1/quote`, `sla-credit quote`): its wire form, the checks
+//! The quote request (`POST /v1/quote`, `sla-credit quote`): its wire form, the checks
 //! that turn it into a `CreditInput`, and the response. Every rejected field is named by its path
 //! from the request root, e.g. `outages[3].end: must be after start`.
 
@@ -17,6 +17,7 @@ use super::period::PeriodLabel;
 use super::policy::{value_decimal, value_money, Policy, PolicySpec};
 use super::presets;
 use super::time::{parse_instant, parse_zone};
+use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 /// At most this many windows (outages, exclusions and active together) per request (§5).
@@ -241,7 +242,7 @@ pub fn check_impact(v: Option<&Value>, at: &str) -> Result<Decimal, FieldError> 
 }
 
 impl QuoteRequest {
-    /// Every check of api.md and credit-rules §5; all problems are listed together.
+    /// Every check of docs/rules.md §1–§5; all problems are listed together.
     pub fn check(&self) -> Result<CreditInput, ValidationErrors> {
         let mut e = Errors::new();
         let currency =
@@ -277,7 +278,7 @@ impl QuoteRequest {
                 );
                 None
             }
-            [_] => self.check_fees(&mut e),
+            [_] => self.check_fees(zone_of(&self.policy, timezone), &mut e),
             [.., last] => {
                 e.push(
                     *last,
@@ -317,29 +318,12 @@ impl QuoteRequest {
         let exclusions = spans(&self.exclusions, "exclusions", &mut e).unwrap_or_default();
         let active = spans(&self.active, "active", &mut e);
 
-        let period = match (&self.period, &policy) {
-            (Some(label), Some(policy)) => match PeriodLabel::parse(label) {
-                Ok(p) if p.kind() == policy.period => Some(p),
-                Ok(_) => {
-                    e.push(
-                        "period",
-                        format!(
-                            "{label:?} is not a {} label like {}",
-                            policy.period.as_str(),
-                            if policy.period == super::period::PeriodKind::Month {
-                                "2026-01"
-                            } else {
-                                "2026-Q1"
-                            }
-                        ),
-                    );
-                    None
-                }
-                Err(m) => {
-                    e.push("period", m);
-                    None
-                }
-            },
+        let zone = match (&policy, timezone) {
+            (Some(p), Some(tz)) => Some(p.timezone.unwrap_or(tz)),
+            _ => None,
+        };
+        let period = match (&self.period, &policy, zone) {
+            (Some(label), Some(policy), Some(zone)) => check_period(label, policy, zone, &mut e),
             _ => None,
         };
 
@@ -352,7 +336,7 @@ impl QuoteRequest {
             return Err(finish_errors(e));
         }
         let zone = policy.timezone.unwrap_or(timezone);
-        // `period` names where a fixed-days grant lands when there is no outage (api.md); with
+        // `period` names where a fixed-days grant lands when there is no outage (docs/rules.md §5); with
         // outages, the periods they touch are the result.
         let period = period.filter(|_| windows.is_empty());
         let incidents = match windows.iter().map(|w| w.span.start).min() {
@@ -377,7 +361,9 @@ impl QuoteRequest {
         })
     }
 
-    fn check_fees(&self, e: &mut Errors) -> Option<FeeSource> {
+    /// The fee source; `zone` (when known) places invoiced periods, which must overlap the
+    /// accepted instants there.
+    fn check_fees(&self, zone: Option<Tz>, e: &mut Errors) -> Option<FeeSource> {
         if let Some(plan) = &self.plan {
             return check_plan(
                 &plan.price,
@@ -424,10 +410,11 @@ impl QuoteRequest {
             let mut months: BTreeSet<PeriodLabel> = BTreeSet::new();
             for (i, item) in items.iter().enumerate() {
                 let at = format!("fees[{i}]");
-                let period = e.take(
-                    PeriodLabel::parse(&item.period)
-                        .map_err(|m| field_error(format!("{at}.period"), m)),
-                );
+                let parsed = match zone {
+                    Some(tz) => PeriodLabel::parse_in_zone(&item.period, tz),
+                    None => PeriodLabel::parse(&item.period),
+                };
+                let period = e.take(parsed.map_err(|m| field_error(format!("{at}.period"), m)));
                 let amount = e.take(value_money(&item.amount, &format!("{at}.amount")));
                 if let Some(p) = period {
                     if p.months().iter().any(|m| !months.insert(*m)) {
@@ -444,6 +431,41 @@ impl QuoteRequest {
             return Some(FeeSource::Fees(out));
         }
         None
+    }
+}
+
+/// The request's `period`: a label of the policy's kind overlapping the accepted instants in
+/// the zone of the computation (docs/rules.md §1, §5).
+fn check_period(label: &str, policy: &Policy, zone: Tz, e: &mut Errors) -> Option<PeriodLabel> {
+    match PeriodLabel::parse_in_zone(label, zone) {
+        Ok(p) if p.kind() == policy.period => Some(p),
+        Ok(_) => {
+            let example = match policy.period {
+                super::period::PeriodKind::Month => "2026-01",
+                super::period::PeriodKind::Quarter => "2026-Q1",
+            };
+            e.push(
+                "period",
+                format!(
+                    "{label:?} is not a {} label like {example}",
+                    policy.period.as_str()
+                ),
+            );
+            None
+        }
+        Err(m) => {
+            e.push("period", m);
+            None
+        }
+    }
+}
+
+/// The zone of the calendar units: the policy's `timezone` when it names a valid one, else the
+/// request's (docs/rules.md §1).
+fn zone_of(policy: &PolicySpec, timezone: Option<Tz>) -> Option<Tz> {
+    match &policy.timezone {
+        Some(z) => parse_zone(z).ok(),
+        None => timezone,
     }
 }
 

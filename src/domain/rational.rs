@@ -1,14 +1,22 @@
 //! An exact rational number that stays in machine integers while it can: numerator and
 //! denominator as reduced `i128` (the common case: nanoseconds, cents, percents), falling back
-//! to arbitrary precision (`BigRational`) only when a product would overflow. Every operation
-//! is exact either way; the representation never changes a value.
+//! to arbitrary precision only when a product would overflow. Every operation is exact either
+//! way; the representation never changes a value.
+//!
+//! Large values are kept unreduced: a gcd of two n-bit integers costs O(n²) here, and reducing
+//! after every addition made a sum of n fractions with unrelated denominators cost O(n³) (1,000
+//! runs of mixed impact under `downtime_unit_seconds` took seconds, docs/rules.md §3). Products,
+//! comparisons and the one rounding at the end (docs/rules.md §5) do not need a reduced form,
+//! so a big value is reduced only while it is small enough for that to be cheap. Sums of many
+//! terms go through [`QSum`], which adds them pairwise so that operands stay of like size.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::ops::{Add, AddAssign, Div, Mul, Sub, SubAssign};
 
-use num_bigint::BigInt;
-use num_rational::BigRational;
-use num_traits::{ToPrimitive, Zero};
+use num_bigint::{BigInt, Sign};
+use num_integer::Integer;
+use num_traits::{One, Signed, ToPrimitive, Zero};
 
 /// An exact rational number.
 #[derive(Clone, Debug)]
@@ -18,8 +26,14 @@ pub struct Q(Repr);
 enum Repr {
     /// Reduced, `d > 0`.
     Small(i128, i128),
-    Big(BigRational),
+    /// `n / d` with `d > 0`, reduced only while small (see [`REDUCE_BELOW_BITS`]).
+    Big(BigInt, BigInt),
 }
+
+/// A big value whose denominator has fewer bits than this is reduced after each operation (the
+/// gcd is then cheap, and the value may come back to machine integers); a larger one is left as
+/// it is.
+const REDUCE_BELOW_BITS: u64 = 256;
 
 fn gcd(a: i128, b: i128) -> i128 {
     // Stein's binary gcd on magnitudes; i128::MIN never reaches here (callers check).
@@ -47,7 +61,7 @@ fn gcd(a: i128, b: i128) -> i128 {
 impl Q {
     /// n / d for machine integers; `d` must not be 0 (a zero denominator gives 0).
     pub fn ratio(n: i128, d: i128) -> Q {
-        Q::small(n, d).unwrap_or_else(|| Q::big(BigRational::new(n.into(), d.into())))
+        Q::small(n, d).unwrap_or_else(|| Q::big(BigInt::from(n), BigInt::from(d)))
     }
 
     /// An integer.
@@ -76,63 +90,77 @@ impl Q {
         Some(Q(Repr::Small(n, d)))
     }
 
-    /// A big value, brought back to machine integers when it fits.
-    fn big(r: BigRational) -> Q {
-        match (r.numer().to_i128(), r.denom().to_i128()) {
-            (Some(n), Some(d)) if n != i128::MIN => Q(Repr::Small(n, d)),
-            _ => Q(Repr::Big(r)),
+    /// A big value `n / d` (`d` ≠ 0), brought back to machine integers when it fits.
+    fn big(n: BigInt, d: BigInt) -> Q {
+        if d.is_zero() || n.is_zero() {
+            return Q::zero();
         }
+        let (mut n, mut d) = if d.is_negative() { (-n, -d) } else { (n, d) };
+        if d.bits() < REDUCE_BELOW_BITS && n.bits() < 2 * REDUCE_BELOW_BITS {
+            let g = n.gcd(&d);
+            if !g.is_one() {
+                n /= &g;
+                d /= &g;
+            }
+            if let (Some(a), Some(b)) = (n.to_i128(), d.to_i128()) {
+                if a != i128::MIN && b != i128::MIN {
+                    return Q(Repr::Small(a, b));
+                }
+            }
+        }
+        Q(Repr::Big(n, d))
     }
 
-    fn to_big(&self) -> BigRational {
+    /// Numerator and denominator as big integers (`d > 0`).
+    fn parts(&self) -> (BigInt, BigInt) {
+        let (n, d) = self.parts_ref();
+        (n.into_owned(), d.into_owned())
+    }
+
+    /// Numerator and denominator as big integers, borrowed when they are already big.
+    fn parts_ref(&self) -> (Cow<'_, BigInt>, Cow<'_, BigInt>) {
         match &self.0 {
-            Repr::Small(n, d) => BigRational::new_raw(BigInt::from(*n), BigInt::from(*d)),
-            Repr::Big(r) => r.clone(),
+            Repr::Small(n, d) => (Cow::Owned(BigInt::from(*n)), Cow::Owned(BigInt::from(*d))),
+            Repr::Big(n, d) => (Cow::Borrowed(n), Cow::Borrowed(d)),
         }
     }
 
-    /// The reduced numerator (its sign is the value's).
+    /// The numerator (its sign is the value's); reduced unless the value is large.
     pub fn numer(&self) -> BigInt {
-        match &self.0 {
-            Repr::Small(n, _) => BigInt::from(*n),
-            Repr::Big(r) => r.numer().clone(),
-        }
+        self.parts().0
     }
 
-    /// The reduced denominator, positive.
+    /// The denominator, positive; reduced unless the value is large.
     pub fn denom(&self) -> BigInt {
-        match &self.0 {
-            Repr::Small(_, d) => BigInt::from(*d),
-            Repr::Big(r) => r.denom().clone(),
-        }
+        self.parts().1
     }
 
     /// Numerator and denominator as machine integers, when they fit.
     pub fn as_small(&self) -> Option<(i128, i128)> {
         match &self.0 {
             Repr::Small(n, d) => Some((*n, *d)),
-            Repr::Big(_) => None,
+            Repr::Big(..) => None,
         }
     }
 
     pub fn is_zero(&self) -> bool {
         match &self.0 {
             Repr::Small(n, _) => *n == 0,
-            Repr::Big(r) => r.is_zero(),
+            Repr::Big(n, _) => n.is_zero(),
         }
     }
 
     pub fn is_positive(&self) -> bool {
         match &self.0 {
             Repr::Small(n, _) => *n > 0,
-            Repr::Big(r) => *r > BigRational::zero(),
+            Repr::Big(n, _) => n.sign() == Sign::Plus,
         }
     }
 
     pub fn is_negative(&self) -> bool {
         match &self.0 {
             Repr::Small(n, _) => *n < 0,
-            Repr::Big(r) => *r < BigRational::zero(),
+            Repr::Big(n, _) => n.sign() == Sign::Minus,
         }
     }
 
@@ -154,13 +182,31 @@ impl Q {
                 return q;
             }
         }
-        Q::big(self.to_big() + o.to_big())
+        if self.is_zero() {
+            return o.clone();
+        }
+        if o.is_zero() {
+            return self.clone();
+        }
+        let ((a, b), (c, d)) = (self.parts_ref(), o.parts_ref());
+        let (a, b, c, d) = (a.as_ref(), b.as_ref(), c.as_ref(), d.as_ref());
+        if b == d {
+            return Q::big(a + c, b.clone());
+        }
+        if d.is_one() {
+            return Q::big(a + c * b, b.clone());
+        }
+        if b.is_one() {
+            return Q::big(a * d + c, d.clone());
+        }
+        Q::big(a * d + c * b, b * d)
     }
 
     fn neg(&self) -> Q {
         match &self.0 {
             Repr::Small(n, d) if *n != i128::MIN => Q(Repr::Small(-n, *d)),
-            _ => Q::big(-self.to_big()),
+            Repr::Small(n, d) => Q::big(-BigInt::from(*n), BigInt::from(*d)),
+            Repr::Big(n, d) => Q(Repr::Big(-n, d.clone())),
         }
     }
 
@@ -177,7 +223,11 @@ impl Q {
                 return q;
             }
         }
-        Q::big(self.to_big() * o.to_big())
+        if self.is_zero() || o.is_zero() {
+            return Q::zero();
+        }
+        let ((a, b), (c, d)) = (self.parts_ref(), o.parts_ref());
+        Q::big(a.as_ref() * c.as_ref(), b.as_ref() * d.as_ref())
     }
 
     fn recip(&self) -> Q {
@@ -186,14 +236,53 @@ impl Q {
             Repr::Small(n, d) if *n > 0 => Q(Repr::Small(*d, *n)),
             Repr::Small(n, d) if *n != i128::MIN => Q(Repr::Small(-d, -n)),
             _ => {
-                let r = self.to_big();
-                if r.is_zero() {
-                    Q::zero()
-                } else {
-                    Q::big(r.recip())
-                }
+                let (n, d) = self.parts();
+                Q::big(d, n)
             }
         }
+    }
+}
+
+/// An exact sum of many terms, added pairwise (a binary-counter tree): every addition joins two
+/// partial sums of about the same number of terms, so the cost of n terms with unrelated
+/// denominators is that of a few multiplications of the final size, not n of them.
+#[derive(Clone, Debug, Default)]
+pub struct QSum {
+    /// Partial sums with their levels: the one at level k holds 2^k terms; levels decrease.
+    stack: Vec<(u32, Q)>,
+}
+
+impl QSum {
+    pub fn push(&mut self, term: Q) {
+        if term.is_zero() {
+            return;
+        }
+        let mut level = 0;
+        let mut acc = term;
+        while let Some((top, _)) = self.stack.last() {
+            if *top != level {
+                break;
+            }
+            if let Some((_, q)) = self.stack.pop() {
+                acc = q.add_q(&acc);
+            }
+            level += 1;
+        }
+        self.stack.push((level, acc));
+    }
+
+    /// No term, or only zeros, was added.
+    pub fn is_empty(&self) -> bool {
+        self.stack.is_empty()
+    }
+
+    /// The sum, smallest partial sums first.
+    pub fn total(&self) -> Q {
+        let mut acc = Q::zero();
+        for (_, q) in self.stack.iter().rev() {
+            acc = acc.add_q(q);
+        }
+        acc
     }
 }
 
@@ -224,7 +313,8 @@ impl Ord for Q {
                 return l.cmp(&r);
             }
         }
-        self.to_big().cmp(&o.to_big())
+        let ((a, b), (c, d)) = (self.parts_ref(), o.parts_ref());
+        (a.as_ref() * d.as_ref()).cmp(&(c.as_ref() * b.as_ref()))
     }
 }
 
@@ -284,8 +374,15 @@ impl SubAssign<Q> for Q {
 mod tests {
     use super::*;
 
+    use num_rational::BigRational;
+
     fn big(n: i128, d: i128) -> BigRational {
         BigRational::new(n.into(), d.into())
+    }
+
+    fn to_big(q: &Q) -> BigRational {
+        let (n, d) = q.parts();
+        BigRational::new(n, d)
     }
 
     #[test]
@@ -304,11 +401,11 @@ mod tests {
             for (c, d) in values {
                 let (x, y) = (Q::ratio(a, b), Q::ratio(c, d));
                 let (bx, by) = (big(a, b), big(c, d));
-                assert_eq!((&x + &y).to_big(), &bx + &by, "{a}/{b} + {c}/{d}");
-                assert_eq!((&x - &y).to_big(), &bx - &by, "{a}/{b} - {c}/{d}");
-                assert_eq!((&x * &y).to_big(), &bx * &by, "{a}/{b} * {c}/{d}");
+                assert_eq!(to_big(&(&x + &y)), &bx + &by, "{a}/{b} + {c}/{d}");
+                assert_eq!(to_big(&(&x - &y)), &bx - &by, "{a}/{b} - {c}/{d}");
+                assert_eq!(to_big(&(&x * &y)), &bx * &by, "{a}/{b} * {c}/{d}");
                 if c != 0 {
-                    assert_eq!((&x / &y).to_big(), &bx / &by, "{a}/{b} / {c}/{d}");
+                    assert_eq!(to_big(&(&x / &y)), &bx / &by, "{a}/{b} / {c}/{d}");
                 }
                 assert_eq!(x.cmp(&y), bx.cmp(&by), "{a}/{b} cmp {c}/{d}");
             }
@@ -321,5 +418,32 @@ mod tests {
         assert!(huge.as_small().is_none());
         let back = huge / Q::ratio(8, 1);
         assert_eq!(back.as_small(), Some((i128::MAX, 2)));
+    }
+
+    #[test]
+    fn pairwise_sums_of_unrelated_denominators_are_exact() {
+        // Σ 1/(k(k+1)) = 1 − 1/(n+1), whatever the order of the additions.
+        let n = 3000i128;
+        let mut sum = QSum::default();
+        let mut plain = BigRational::zero();
+        for k in 1..=n {
+            sum.push(Q::ratio(1, k * (k + 1)));
+            plain += big(1, k * (k + 1));
+        }
+        assert_eq!(to_big(&sum.total()), plain);
+        assert_eq!(sum.total(), Q::ratio(n, n + 1));
+        // Unrelated large denominators stay exact and compare exactly.
+        let mut s2 = QSum::default();
+        let mut p2 = BigRational::zero();
+        for k in 0..400i128 {
+            let d = 1_000_000_007 + 2 * k;
+            s2.push(Q::ratio(3 * k + 1, d));
+            p2 += big(3 * k + 1, d);
+        }
+        let t = s2.total();
+        assert!(t.as_small().is_none());
+        assert_eq!(to_big(&t), p2);
+        assert_eq!(t.cmp(&(&t + Q::ratio(1, i128::MAX))), Ordering::Less);
+        assert_eq!(to_big(&(&t * &t / &t - &t)), BigRational::zero());
     }
 }

@@ -1,4 +1,4 @@
-//! Instants and zones (credit-rules §1): RFC 3339 with an offset outside, whole UTC nanoseconds
+//! Instants and zones (docs/rules.md §1): RFC 3339 with an offset outside, whole UTC nanoseconds
 //! inside, so interval arithmetic is exact integer work.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
@@ -9,16 +9,21 @@ pub type Nanos = i64;
 
 pub const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
-/// The earliest accepted instant: 1970-01-01T00:00:00Z.
+/// The earliest accepted instant: 1970-01-01T00:00:00Z (docs/rules.md §1).
 pub const MIN_INSTANT: Nanos = 0;
 
-/// The first instant after the accepted range: the whole day 2200-01-01 (UTC) is inside.
+/// The latest accepted instant, itself accepted: 2100-01-01T00:00:00Z (docs/rules.md §1). The tz
+/// rules compiled into chrono-tz stop in 2099; later local times would lose daylight saving time.
+pub const MAX_INSTANT: Nanos = 4_102_444_800 * NANOS_PER_SECOND;
+
+/// The first instant after the accepted range.
 pub fn max_instant_exclusive() -> Nanos {
-    // 2200-01-02T00:00:00Z
-    7_258_204_800 * NANOS_PER_SECOND
+    MAX_INSTANT + 1
 }
 
-/// Parses an RFC 3339 instant with an offset, `T` separator, no leap second, within the range.
+/// Parses an RFC 3339 instant with an offset, `T` separator, no leap second, at most nine
+/// fraction digits (more only if they are zeros), from 1970-01-01T00:00:00Z to
+/// 2100-01-01T00:00:00Z inclusive (docs/rules.md §1).
 pub fn parse_instant(text: &str) -> Result<Nanos, String> {
     let bytes = text.as_bytes();
     if bytes.len() < 20 || bytes[10] != b'T' {
@@ -26,6 +31,7 @@ pub fn parse_instant(text: &str) -> Result<Nanos, String> {
             "{text:?} is not an RFC 3339 instant like 2026-01-26T11:00:00-08:00"
         ));
     }
+    check_fraction_digits(text)?;
     let dt = DateTime::parse_from_rfc3339(text).map_err(|_| {
         format!("{text:?} is not an RFC 3339 instant with an offset, like 2026-01-26T11:00:00Z")
     })?;
@@ -34,9 +40,26 @@ pub fn parse_instant(text: &str) -> Result<Nanos, String> {
     }
     let nanos = dt
         .timestamp_nanos_opt()
-        .filter(|n| (MIN_INSTANT..max_instant_exclusive()).contains(n))
-        .ok_or_else(|| "must be between 1970-01-01 and 2200-01-01 inclusive".to_string())?;
+        .filter(|n| (MIN_INSTANT..=MAX_INSTANT).contains(n))
+        .ok_or_else(|| {
+            "must be from 1970-01-01T00:00:00Z to 2100-01-01T00:00:00Z inclusive".to_string()
+        })?;
     Ok(nanos)
+}
+
+/// Nanoseconds are the finest unit: a tenth digit is refused unless it and every later fraction
+/// digit are zeros (never silently truncated).
+fn check_fraction_digits(text: &str) -> Result<(), String> {
+    let Some(rest) = text.get(19..).and_then(|r| r.strip_prefix('.')) else {
+        return Ok(());
+    };
+    let digits: &str = &rest[..rest.bytes().take_while(u8::is_ascii_digit).count()];
+    if digits.len() > 9 && digits.bytes().skip(9).any(|b| b != b'0') {
+        return Err(format!(
+            "{text:?} has more than nine fraction digits: instants are kept to the nanosecond"
+        ));
+    }
+    Ok(())
 }
 
 /// Parses an IANA zone name.
@@ -66,7 +89,7 @@ pub fn local_date(nanos: Nanos, tz: Tz) -> NaiveDate {
     to_utc(nanos).with_timezone(&tz).date_naive()
 }
 
-/// The instant a local day starts (credit-rules §1): local 00:00; if that does not exist (a DST
+/// The instant a local day starts (docs/rules.md §1): local 00:00; if that does not exist (a DST
 /// gap), the first instant after the gap; if it occurs twice, the earlier one.
 pub fn local_midnight(tz: Tz, date: NaiveDate) -> Nanos {
     let naive = date.and_time(chrono::NaiveTime::MIN);
@@ -76,6 +99,48 @@ pub fn local_midnight(tz: Tz, date: NaiveDate) -> Nanos {
             utc_nanos(a.with_timezone(&Utc)).min(utc_nanos(b.with_timezone(&Utc)))
         }
         chrono::LocalResult::None => first_instant_after_gap(tz, naive),
+    }
+}
+
+/// One local day placed in a zone by its midnights: `[start, end)` with
+/// `start = local_midnight(date)` and `end = local_midnight(date + 1)` (docs/rules.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalDay {
+    pub date: NaiveDate,
+    pub start: Nanos,
+    pub end: Nanos,
+}
+
+/// The local day containing an instant, found by instants (docs/rules.md §1): the date whose
+/// midnight is at or before `at` and whose next midnight is after it. The wall-clock date is only
+/// a first guess: where clocks step back across midnight (America/St_Johns until 2011) an instant
+/// reading 23:30 belongs to the next day, and a date a zone skipped (Pacific/Apia 2011-12-30)
+/// contains no instant at all.
+pub fn local_day(at: Nanos, tz: Tz) -> LocalDay {
+    let mut date = local_date(at, tz);
+    let mut start = local_midnight(tz, date);
+    // A few steps at most: a guess is never more than a day off.
+    for _ in 0..4 {
+        if at >= start {
+            break;
+        }
+        let Some(prev) = date.pred_opt() else { break };
+        date = prev;
+        start = local_midnight(tz, date);
+    }
+    for _ in 0..4 {
+        let Some(next) = date.succ_opt() else { break };
+        let end = local_midnight(tz, next);
+        if at < end {
+            return LocalDay { date, start, end };
+        }
+        date = next;
+        start = end;
+    }
+    LocalDay {
+        date,
+        start,
+        end: start + 86_400 * NANOS_PER_SECOND,
     }
 }
 
@@ -134,12 +199,39 @@ mod tests {
 
     #[test]
     fn a_repeated_midnight_starts_at_the_earlier_one() {
-        // Santiago falls back from 00:00 -03:00 to 23:00 -04:00 on 2026-04-05: local 00:00 … no,
-        // the repeated hour is 23:00–24:00 on the 4th; the 5th starts once, at 04:00Z.
+        // Santiago falls back at 24:00 -03:00 on 2026-04-04 to 23:00 -04:00: the repeated hour is
+        // 23:00–24:00 on the 4th, so the 5th starts once, at 04:00Z.
         let santiago: Tz = chrono_tz::America::Santiago;
         let day = NaiveDate::from_ymd_opt(2026, 4, 5).unwrap_or_default();
         let start = local_midnight(santiago, day);
         assert_eq!(format_local(start, santiago).get(..10), Some("2026-04-05"));
+    }
+
+    #[test]
+    fn a_midnight_the_clock_steps_back_across_starts_at_its_first_occurrence() {
+        // St_Johns, 2009-11-01: 00:00 NDT (02:30Z), 00:01 NDT back to 23:01 NST, 00:00 NST
+        // (03:30Z). The day starts at 02:30Z; 02:40Z reads 23:10 on the 31st yet is in it.
+        let tz: Tz = chrono_tz::America::St_Johns;
+        let day = NaiveDate::from_ymd_opt(2009, 11, 1).unwrap_or_default();
+        assert_eq!(local_midnight(tz, day), ns("2009-11-01T02:30:00Z"));
+        let found = local_day(ns("2009-11-01T02:40:00Z"), tz);
+        assert_eq!(found.date, day);
+        assert_eq!(found.start, ns("2009-11-01T02:30:00Z"));
+        assert_eq!(found.end, ns("2009-11-02T03:30:00Z"));
+        assert_eq!(
+            local_day(ns("2009-11-01T02:29:59Z"), tz).date,
+            day.pred_opt().unwrap_or_default()
+        );
+    }
+
+    #[test]
+    fn a_skipped_date_holds_no_instant() {
+        // Apia, 2011-12-30 never happened: 10:00Z is 31 December 00:00 +14.
+        let tz: Tz = chrono_tz::Pacific::Apia;
+        let d = |day| NaiveDate::from_ymd_opt(2011, 12, day).unwrap_or_default();
+        assert_eq!(local_day(ns("2011-12-30T09:59:59Z"), tz).date, d(29));
+        assert_eq!(local_day(ns("2011-12-30T10:00:00Z"), tz).date, d(31));
+        assert_eq!(local_midnight(tz, d(30)), local_midnight(tz, d(31)));
     }
 
     #[test]
@@ -149,7 +241,28 @@ mod tests {
         assert!(parse_instant("2026-01-26T11:00:00").is_err());
         assert!(parse_instant("2016-12-31T23:59:60Z").is_err());
         assert!(parse_instant("1969-12-31T23:59:59Z").is_err());
-        assert!(parse_instant("2200-01-01T23:59:59Z").is_ok());
-        assert!(parse_instant("2200-01-02T00:00:00Z").is_err());
+        assert_eq!(
+            parse_instant("2100-01-01T00:00:00Z"),
+            Ok(4_102_444_800_000_000_000)
+        );
+        assert!(parse_instant("2100-01-01T00:00:00.000000001Z").is_err());
+        assert!(parse_instant("2099-12-31T23:00:00-01:00").is_ok());
+        assert!(parse_instant("2099-12-31T23:00:01-01:00").is_err());
+        assert!(parse_instant("2150-07-01T00:00:00Z").is_err());
+        assert_eq!(parse_instant("1970-01-01T00:00:00Z"), Ok(0));
+    }
+
+    #[test]
+    fn more_than_nine_fraction_digits_are_refused_unless_zeros() {
+        assert_eq!(
+            parse_instant("2026-01-01T00:00:00.123456789Z"),
+            Ok(ns("2026-01-01T00:00:00Z") + 123_456_789)
+        );
+        assert_eq!(
+            parse_instant("2026-01-01T00:00:00.1234567890000Z"),
+            Ok(ns("2026-01-01T00:00:00Z") + 123_456_789)
+        );
+        assert!(parse_instant("2026-01-01T00:00:00.1234567891Z").is_err());
+        assert!(parse_instant("2026-01-01T00:00:00.0000000001+01:00").is_err());
     }
 }

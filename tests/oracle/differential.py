@@ -1,5 +1,5 @@
 """Differential test: random quote requests, each computed by `sla-credit quote` and by an
-independent reference written from credit-rules.md (reference.py: Python fractions, zoneinfo),
+independent reference written from docs/rules.md (reference.py: Python fractions, zoneinfo),
 compared figure by figure (credits, period set, outage/excluded/denominator seconds, tier,
 warnings, total).
 
@@ -18,6 +18,12 @@ N = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
 random.seed(seed)
 ZONES = ["UTC","America/Los_Angeles","Europe/London","Asia/Tokyo","Australia/Sydney","Asia/Kolkata","Pacific/Chatham","America/St_Johns","Asia/Kathmandu","Europe/Berlin","America/New_York","Pacific/Auckland"]
 CUR = ["USD","EUR","JPY","KWD","BHD","GBP"]
+# Months whose first local midnight is repeated, displaced, skipped or in a DST gap (the sweep in
+# tests/properties.rs), and zones with midnight DST gaps.
+ANOMALIES = [("America/St_Johns", 2009, 11), ("America/Goose_Bay", 2009, 11), ("Pacific/Apia", 2011, 12),
+             ("Pacific/Kiritimati", 1994, 12), ("America/Asuncion", 2023, 10), ("America/Havana", 2026, 11),
+             ("America/Havana", 2026, 3), ("Asia/Damascus", 2011, 4), ("Europe/Rome", 1978, 10),
+             ("America/Argentina/Buenos_Aires", 1988, 12), ("Africa/Cairo", 2014, 8), ("Pacific/Kwajalein", 1993, 8)]
 def iso(ns):
     s = ns // 10**9; frac = ns % 10**9
     t = datetime.fromtimestamp(s, timezone.utc).strftime('%Y-%m-%dT%H:%M:%S')
@@ -87,6 +93,12 @@ skipped = 0
 for n in range(N):
     zone = random.choice(ZONES); cur = random.choice(CUR)
     base = int(datetime(random.randint(2024, 2028), random.randint(1, 12), 1, tzinfo=timezone.utc).timestamp()) * 10**9 - 5*86400*10**9
+    anomaly = None
+    if random.random() < 0.2:
+        anomaly = random.choice(ANOMALIES)
+        zone, y, m = anomaly
+        # Around the anomalous month start: from a day before it to a few days after.
+        base = int(datetime(y, m, 1, tzinfo=timezone.utc).timestamp()) * 10**9 - random.choice([1, 2, 30, 45]) * 86400 * 10**9
     req = {"currency": cur, "timezone": zone}
     src = random.random()
     if src < 0.6: req["plan"] = rand_plan()
@@ -107,6 +119,12 @@ for n in range(N):
         req["fees"] = items
     req["policy"] = rand_policy()
     outs = rand_windows(base, random.randint(0, 6), random.choice([600, 7200, 3*86400]))
+    if anomaly and random.random() < 0.7:
+        # Straddle the anomalous first midnight itself (and the day around it).
+        mid = ref.local_midnight(zone, anomaly[1], anomaly[2], 1)
+        for _ in range(random.randint(1, 3)):
+            s0 = mid + random.randint(-3 * 3600, 3 * 3600) * 10**9
+            outs.append((s0, s0 + random.randint(60, 4 * 3600) * 10**9))
     req["outages"] = []
     for s, e in outs:
         o = {"start": iso(s), "end": iso(e)}

@@ -1,8 +1,9 @@
-"""Independent reference calculator for credit-rules.md: exact Fractions, nanosecond time, zoneinfo.
+"""Independent reference calculator for docs/rules.md: exact Fractions, nanosecond time, zoneinfo.
 
 Written from the rules alone, without reading the engine, to work the golden cases by hand and
-to check the engine on random requests (differential.py). Zones whose local midnight falls in a
-DST gap are outside its reach (it asserts)."""
+to check the engine on random requests (differential.py). Calendar units are placed by the
+instants of their local midnights, found by reading wall clocks (never by mapping an instant to
+its date)."""
 import re
 from fractions import Fraction as F
 from datetime import datetime, timezone, timedelta, date
@@ -34,17 +35,51 @@ def inst(s):
     return ns
 
 
+def _wall(zone, ts):
+    """Wall-clock reading (naive datetime) of a UTC second in a zone."""
+    return datetime.fromtimestamp(ts, ZoneInfo(zone)).replace(tzinfo=None)
+
+
 def local_midnight(zone, y, m, d):
+    """docs/rules.md §1: the instant local 00:00 of that date occurs; the earlier if twice; the
+    first instant after the gap if never. Found from the instants themselves: the earliest
+    second whose wall clock reads that midnight or later."""
     z = ZoneInfo(zone)
-    dt = datetime(y, m, d, tzinfo=z)
-    # assert midnight exists (roundtrip) -- zones used here have no midnight gaps
-    back = datetime.fromtimestamp(dt.timestamp(), z)
-    assert (back.year, back.month, back.day, back.hour, back.minute) == (y, m, d, 0, 0), (zone, y, m, d)
-    return int(dt.timestamp()) * NS
+    target = datetime(y, m, d)
+    stamps = sorted(int(datetime(y, m, d, fold=f, tzinfo=z).timestamp()) for f in (0, 1))
+    real = [t for t in stamps if _wall(zone, t) == target]
+    if real:
+        return min(real) * NS
+    # A gap: the two readings (offset before, offset after) bracket the one transition, and the
+    # wall clock is monotone between them; find its first second at or past midnight.
+    lo, hi = stamps
+    assert _wall(zone, lo) < target <= _wall(zone, hi), (zone, y, m, d)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _wall(zone, mid) >= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi * NS
 
 
 def local_date(zone, ns):
     return datetime.fromtimestamp(ns // NS, ZoneInfo(zone)).date()
+
+
+def local_days(zone, a, b):
+    """The local days (by their midnights) that [a, b) touches, as dates."""
+    out = []
+    d = local_date(zone, a) - timedelta(days=2)
+    last = local_date(zone, b - 1) + timedelta(days=2)
+    while d <= last:
+        s = local_midnight(zone, d.year, d.month, d.day)
+        n = d + timedelta(days=1)
+        e = local_midnight(zone, n.year, n.month, n.day)
+        if s < e and s < b and a < e:
+            out.append(d)
+        d = n
+    return out
 
 
 def month_span(zone, y, m):
@@ -64,7 +99,8 @@ def year_span(zone, y):
 
 def units_overlapping(kind, zone, a, b):
     """yield (label, start, end) for calendar units of kind overlapping [a,b)."""
-    d = local_date(zone, a)
+    # The wall-clock date is never later than the unit holding an instant; start a unit early.
+    d = local_date(zone, a) - timedelta(days=2)
     if kind == "month":
         y, m = d.year, d.month
         while True:
@@ -247,9 +283,7 @@ def quote(req):
         ps, pe = labels[lab]
         T = pe - ps
         # days in period
-        d0 = local_date(zone, ps)
-        d1 = local_date(zone, pe)
-        ndays_actual = (d1 - d0).days
+        ndays_actual = len(local_days(zone, ps, pe))
         basis = rule.get("day_basis", "actual")
         if basis == "30":
             days_in = 30 if pkind == "month" else 90
@@ -311,10 +345,7 @@ def quote(req):
             fdd += FW * factor
             if factor > 0:
                 for a, b, _ in run:
-                    da, db = local_date(zone, a), local_date(zone, b - 1)
-                    while da <= db:
-                        days.add(da)
-                        da += timedelta(days=1)
+                    days.update(local_days(zone, a, b))
         D = min(D, F(denom))
         U = F(100) if denom == 0 else (denom - D) / F(denom) * 100
         fee = rate_int(ps, pe)
