@@ -1,6 +1,6 @@
 //! What an incident is and whom it concerns (docs/rules.md §3, §6): an `outage` counts as
 //! downtime, a `maintenance` window is excluded from it; the scope names every customer, the
-//! customers on some plans, or some customers by id. Both text (CSV, command line) and JSON
+//! customers on some plans, or some customers by id. Both text (import files, command line) and JSON
 //! forms are read here, so every door agrees on them.
 
 use serde_json::Value;
@@ -53,7 +53,7 @@ impl Scope {
         }
     }
 
-    /// The CSV/CLI form: `all`, `plans:ID ID …` or `customers:ID ID …`.
+    /// The text form (import files, command line): `all`, `plans:ID ID …` or `customers:ID ID …`.
     pub fn parse_text(text: &str, field: &str) -> Result<Scope, ValidationErrors> {
         let t = text.trim();
         if t.is_empty() || t == "all" {

@@ -1,5 +1,5 @@
 //! Conversions between stored forms and domain values: canonical UTC timestamps as TEXT,
-//! amounts as integer minor units, ids.
+//! amounts as integer minor units.
 
 use chrono::SecondsFormat;
 use rust_decimal::Decimal;
@@ -36,23 +36,6 @@ pub fn to_minor(amount: Decimal, minor_units: u32) -> Option<i64> {
 /// An amount from integer minor units, exact.
 pub fn from_minor(amount_minor: i64, minor_units: u32) -> Decimal {
     Decimal::new(amount_minor, minor_units)
-}
-
-/// Client-chosen ids (api.md): `[A-Za-z0-9._:-]{1,128}`.
-pub fn check_id(id: &str, field: &str) -> Result<(), crate::domain::FieldError> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(crate::domain::error::field_error(
-            field,
-            format!("{id:?} is not an id: 1 to 128 of A-Z a-z 0-9 . _ : -"),
-        ))
-    }
 }
 
 #[cfg(test)]

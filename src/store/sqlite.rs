@@ -88,7 +88,7 @@ const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 /// Checks a database file before anything touches it: it must be SQLite (or empty, or
 /// absent when it may be created), and if it holds tables, they must be ours (diesel's
 /// migration history is there). A file that fails is left byte-identical.
-fn check_file(path: &str, mode: OpenMode) -> Result<(), Error> {
+fn inspect_file(path: &str, mode: OpenMode) -> Result<(), Error> {
     use std::io::Read;
     let mut header = [0u8; 16];
     let read = match std::fs::File::open(path) {
@@ -97,7 +97,7 @@ fn check_file(path: &str, mode: OpenMode) -> Result<(), Error> {
             .map_err(|e| Error::invalid("database", format!("cannot read {path}: {e}")))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return match mode {
-                OpenMode::Create => check_parent(path),
+                OpenMode::Create => require_parent_dir(path),
                 OpenMode::Existing => Err(Error::invalid(
                     "database",
                     format!("no database at {path} (this command only reads; nothing was created)"),
@@ -139,7 +139,7 @@ fn check_file(path: &str, mode: OpenMode) -> Result<(), Error> {
 
 /// A file to be created needs an existing directory; SQLite would otherwise fail only when
 /// the pool times out.
-fn check_parent(path: &str) -> Result<(), Error> {
+fn require_parent_dir(path: &str) -> Result<(), Error> {
     let parent = std::path::Path::new(path)
         .parent()
         .filter(|p| !p.as_os_str().is_empty());
@@ -182,7 +182,7 @@ fn apply_pragmas(conn: &mut Conn) -> diesel::QueryResult<()> {
 /// created and migrated as needed, with [`OpenMode::Existing`] it must exist and be current.
 pub fn open_pool(url: &str, mode: OpenMode, max_size: u32) -> Result<DbPool, Error> {
     let path = sqlite_path(url)?;
-    check_file(&path, mode)?;
+    inspect_file(&path, mode)?;
     let manager = ConnectionManager::<Conn>::new(path.clone());
     let pool = Pool::builder()
         .max_size(max_size.max(1))

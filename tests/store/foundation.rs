@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::cli::{bad, ok};
+use crate::common::run_cli;
 
 fn plan_and_customer(url: &str) {
     ok(
@@ -389,4 +390,71 @@ fn a_dry_run_reports_nothing_appended_and_shows_the_deltas() {
     assert_eq!(l["data"][0]["kind"], "sla_credit");
     assert!(l["data"][0].get("breakdown").is_none());
     assert!(l["data"][0]["created_at_local"].is_string());
+}
+
+#[test]
+fn instants_after_2100_are_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = db(&dir, "t.db");
+    plan_and_customer(&url);
+    let err = bad(
+        &url,
+        &[
+            "incidents",
+            "add",
+            "--id",
+            "far",
+            "--title",
+            "Far",
+            "--started-at",
+            "2150-01-01T00:00:00Z",
+        ],
+    );
+    assert!(err.starts_with("started_at:"), "{err}");
+    let err = bad(
+        &url,
+        &[
+            "customers",
+            "plan-change",
+            "--id",
+            "acme",
+            "--plan-id",
+            "basic",
+            "--effective-at",
+            "2150-07-01T00:00:00-04:00",
+        ],
+    );
+    assert!(err.starts_with("effective_at:"), "{err}");
+    // A quote in July 2150 (New York), refused on the outage's start.
+    let quote = dir.path().join("q.json");
+    std::fs::write(
+        &quote,
+        r#"{"currency": "USD", "timezone": "America/New_York",
+            "plan": {"price": "100.00", "billing_cycle": "monthly"},
+            "policy": {"rule": {"kind": "downtime_multiple"}},
+            "outages": [{"start": "2150-07-01T12:00:00Z", "end": "2150-07-01T13:00:00Z"}]}"#,
+    )
+    .unwrap();
+    let out = run_cli(&url, &["quote", &quote.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("outages[0].start:"), "{err}");
+    // The last accepted instant is 2100-01-01T00:00:00Z itself.
+    ok(
+        &url,
+        &[
+            "incidents",
+            "add",
+            "--id",
+            "edge",
+            "--title",
+            "Edge",
+            "--kind",
+            "maintenance",
+            "--started-at",
+            "2099-12-31T23:00:00Z",
+            "--ended-at",
+            "2100-01-01T00:00:00Z",
+        ],
+    );
 }
