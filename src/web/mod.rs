@@ -61,7 +61,9 @@ pub fn register(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// CSP, nosniff, no framing, no referrer, and no caching of pages that show a ledger.
+/// CSP, nosniff, no framing, no referrer to other sites (`same-origin`: with `no-referrer`
+/// a browser sends `Origin: null` on a form POST, which the form check refuses), and no
+/// caching of pages that show a ledger.
 async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -83,7 +85,7 @@ async fn security_headers(
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(
         HeaderName::from_static("cross-origin-opener-policy"),
