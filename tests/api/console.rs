@@ -351,6 +351,17 @@ fn a_post_without_the_csrf_token_is_refused() {
         &[("Origin", "http://evil.test")],
     );
     assert_eq!(a.status, 403, "{}", a.body);
+    let a = b.post_with(
+        "/customers/acme/goodwill",
+        &[
+            ("csrf", &token),
+            ("grant", "days"),
+            ("value", "1"),
+            ("reason", "Sorry"),
+        ],
+        &[("Origin", "null")],
+    );
+    assert_eq!(a.status, 403, "an opaque origin: {}", a.body);
     let a = b.post("/incidents/inc-1/settle", &[("action", "settle")]);
     assert_eq!(a.status, 403, "{}", a.body);
     assert_eq!(entries(&app, "acme"), 0, "nothing written");
