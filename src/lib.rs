@@ -6,6 +6,7 @@
 //! - [`store`]: the database (diesel + SQLite): plans, customers, incidents, the ledger and
 //!   settlement. The only place with SQL.
 //! - [`cli`]: the command line.
+//! - [`web`]: the web console for people, served beside the HTTP API ([`http`]).
 //!
 //! Quoting a credit, Olark-style "2 days' worth of credit" on a USD 29.00 monthly plan, in a
 //! Los Angeles January (31 local days): 29.00 × 2 ÷ 31 = 1.8709… → 1.87.
@@ -32,4 +33,5 @@ pub mod cli;
 pub mod domain;
 pub mod http;
 pub mod store;
+pub mod web;
 pub mod wire;

@@ -67,6 +67,8 @@ pub struct AppState {
     pub store: Store,
     pub metrics: Metrics,
     pub settings: Settings,
+    /// The web console's sessions and templates (`crate::web`).
+    pub console: crate::web::Console,
 }
 
 /// One route: method, path pattern, and who may call it.
@@ -180,7 +182,8 @@ async fn authorize(
 }
 
 /// Any error response that is not problem+json yet (the framework's own 400, 404, 413…)
-/// becomes one.
+/// becomes one. The web console's pages for people (HTML, its JSON search, its files) are
+/// left as they are.
 fn problem_for_framework_errors<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
@@ -188,8 +191,9 @@ fn problem_for_framework_errors<B: MessageBody + 'static>(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/problem+json"));
-    if is_problem {
+        .is_some_and(|v| v.starts_with("application/problem+json") || v.starts_with("text/html"));
+    let is_console = res.headers().contains_key(header::CONTENT_SECURITY_POLICY);
+    if is_problem || is_console {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
@@ -288,6 +292,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         store,
         metrics: counters,
         settings: settings.clone(),
+        console: crate::web::Console::new().map_err(std::io::Error::other)?,
     });
     let limit = settings.json_limit;
     let mut server = HttpServer::new(move || {
@@ -298,6 +303,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
                 ApiError::Wire(crate::wire::Error::unparseable("query", e.to_string())).into()
             }))
             .configure(register)
+            .configure(crate::web::register)
             .default_service(web::to(|req: HttpRequest| async move {
                 Err::<HttpResponse, _>(ApiError::NoRoute(req.path().to_string()))
             }))

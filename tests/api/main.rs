@@ -3,6 +3,7 @@
 //! assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
+mod console;
 mod idempotency;
 mod openapi;
 mod quote;
