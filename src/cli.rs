@@ -681,7 +681,7 @@ fn run_ledger(database: &str, args: &LedgerArgs) -> Result<(), Error> {
     let c = customers::load_customer(&mut conn, &args.customer)?
         .ok_or_else(|| Error::not_found("customer", args.customer.as_str()))?;
     let mut entries = ledger::entries_for_customer(&mut conn, &args.customer)?;
-    let balances = ledger::balances(&entries)?;
+    let balances = ledger::balances_in(&mut conn, &entries)?;
     if let Some(p) = period {
         let label = p.to_string();
         entries.retain(|e| e.period == label);

@@ -13,6 +13,8 @@
 pub mod convert;
 pub mod customers;
 pub mod entries;
+pub mod exports;
+pub mod imports;
 pub mod incidents;
 pub mod keys;
 pub mod idempotency;
