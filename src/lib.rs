@@ -5,6 +5,7 @@
 //!   and the one error taxonomy.
 //! - [`store`]: the database (diesel + SQLite): plans, customers, incidents, the ledger and
 //!   settlement. The only place with SQL.
+//! - [`csv`]: CSV imports (rows checked like JSON bodies) and billing export batches.
 //! - [`cli`]: the command line.
 //!
 //! Quoting a credit, Olark-style "2 days' worth of credit" on a USD 29.00 monthly plan, in a
@@ -29,6 +30,7 @@
 //! ```
 
 pub mod cli;
+pub mod csv;
 pub mod http;
 pub mod domain;
 pub mod store;
