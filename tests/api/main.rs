@@ -3,7 +3,9 @@
 //! assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
+mod exports;
 mod idempotency;
+mod imports;
 mod openapi;
 mod quote;
 mod roles;
