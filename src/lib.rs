@@ -31,7 +31,7 @@
 
 pub mod cli;
 pub mod csv;
-pub mod http;
 pub mod domain;
+pub mod http;
 pub mod store;
 pub mod wire;

@@ -9,7 +9,10 @@ use crate::imports::send;
 use crate::{spawn_app, TestApp};
 
 fn hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn download(app: &TestApp, path: &str) -> (u16, Vec<u8>) {
@@ -35,8 +38,10 @@ fn seed(app: &TestApp) {
     let a = app.admin(
         "POST",
         "/v1/plans",
-        Some(r#"{"id": "basic", "name": "Basic", "price": "100.00", "currency": "USD",
-                 "billing_cycle": "monthly", "policy": "atlassian"}"#),
+        Some(
+            r#"{"id": "basic", "name": "Basic", "price": "100.00", "currency": "USD",
+                 "billing_cycle": "monthly", "policy": "atlassian"}"#,
+        ),
     );
     assert_eq!(a.status, 201, "{}", a.body);
     let body = json!({"id": "hyper", "name": "=HYPERLINK(\"http://x\",\"y\")", "plan_id": "basic"});
@@ -50,7 +55,11 @@ fn seed(app: &TestApp) {
         );
         assert_eq!(a.status, 201, "{}", a.body);
     }
-    let a = app.admin("POST", "/v1/credits/cre_2/reversal", Some(r#"{"reason": "-12.50 back"}"#));
+    let a = app.admin(
+        "POST",
+        "/v1/credits/cre_2/reversal",
+        Some(r#"{"reason": "-12.50 back"}"#),
+    );
     assert_eq!(a.status, 201, "{}", a.body);
 }
 
@@ -104,7 +113,10 @@ fn an_export_neutralizes_formulas_and_keeps_signed_amounts() {
     );
     assert_eq!(a.status, 201, "{}", a.body);
     let s = app.admin("GET", "/v1/customers/hyper/credits", None).json();
-    assert_eq!(s["balances"], json!([{"currency": "USD", "total": "25.00", "exported": "20.00", "pending": "5.00"}]));
+    assert_eq!(
+        s["balances"],
+        json!([{"currency": "USD", "total": "25.00", "exported": "20.00", "pending": "5.00"}])
+    );
     assert_eq!(s["data"][0]["export_id"], Value::Null);
 }
 
@@ -121,7 +133,14 @@ fn two_exports_in_a_row_the_second_empty_and_downloads_byte_identical() {
     assert_eq!(second["rows"], 0);
     assert_eq!(second["totals"], json!([]));
     let (_, empty) = download(&app, "/v1/exports/exp_2.csv");
-    assert_eq!(String::from_utf8(empty.clone()).unwrap().matches("\r\n").count(), 1, "the header only");
+    assert_eq!(
+        String::from_utf8(empty.clone())
+            .unwrap()
+            .matches("\r\n")
+            .count(),
+        1,
+        "the header only"
+    );
     assert_eq!(hex(&empty), second["sha256"].as_str().unwrap());
     let (_, again) = download(&app, "/v1/exports/exp_1.csv");
     assert_eq!(again, one);
@@ -145,24 +164,63 @@ fn billing_acknowledges_a_batch_and_the_list_shows_what_awaits_loading() {
     post(&app, "finance", "/v1/exports", "");
     post(&app, "finance", "/v1/exports", "");
     let ids = |q: &str| -> Vec<String> {
-        let v = app.call("GET", &format!("/v1/exports{q}"), Some(app.token("support")), None, &[]).json();
-        v["data"].as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap().to_string()).collect()
+        let v = app
+            .call(
+                "GET",
+                &format!("/v1/exports{q}"),
+                Some(app.token("support")),
+                None,
+                &[],
+            )
+            .json();
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["id"].as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(ids("?status=created"), ["exp_1", "exp_2"]);
-    let a = post(&app, "finance", "/v1/exports/exp_1/acknowledgement", r#"{"reference": "load-1"}"#);
+    let a = post(
+        &app,
+        "finance",
+        "/v1/exports/exp_1/acknowledgement",
+        r#"{"reference": "load-1"}"#,
+    );
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.json()["status"], "acknowledged");
     assert_eq!(a.json()["reference"], "load-1");
     assert_eq!(ids("?status=created"), ["exp_2"]);
     assert_eq!(ids("?status=acknowledged"), ["exp_1"]);
     assert_eq!(ids(""), ["exp_1", "exp_2"]);
-    let a = post(&app, "finance", "/v1/exports/exp_1/acknowledgement", r#"{"reference": "load-1"}"#);
+    let a = post(
+        &app,
+        "finance",
+        "/v1/exports/exp_1/acknowledgement",
+        r#"{"reference": "load-1"}"#,
+    );
     assert_eq!(a.status, 200);
-    let a = post(&app, "finance", "/v1/exports/exp_1/acknowledgement", r#"{"reference": "load-2"}"#);
+    let a = post(
+        &app,
+        "finance",
+        "/v1/exports/exp_1/acknowledgement",
+        r#"{"reference": "load-2"}"#,
+    );
     a.problem(409, "conflict");
-    let a = post(&app, "finance", "/v1/exports/exp_1/acknowledgement", r#"{"reference": "load-1", "x": 1}"#);
+    let a = post(
+        &app,
+        "finance",
+        "/v1/exports/exp_1/acknowledgement",
+        r#"{"reference": "load-1", "x": 1}"#,
+    );
     a.problem(422, "validation");
-    post(&app, "finance", "/v1/exports/exp_7/acknowledgement", r#"{"reference": "r"}"#).problem(404, "not-found");
+    post(
+        &app,
+        "finance",
+        "/v1/exports/exp_7/acknowledgement",
+        r#"{"reference": "r"}"#,
+    )
+    .problem(404, "not-found");
 }
 
 #[test]
@@ -174,7 +232,12 @@ fn exports_are_made_and_downloaded_by_finance_and_admin_only() {
     }
     post(&app, "finance", "/v1/exports", "");
     let t = app.token("support").to_string();
-    app.call("GET", "/v1/exports/exp_1.csv", Some(&t), None, &[]).problem(403, "forbidden");
-    assert_eq!(app.call("GET", "/v1/exports/exp_1", Some(&t), None, &[]).status, 200);
+    app.call("GET", "/v1/exports/exp_1.csv", Some(&t), None, &[])
+        .problem(403, "forbidden");
+    assert_eq!(
+        app.call("GET", "/v1/exports/exp_1", Some(&t), None, &[])
+            .status,
+        200
+    );
     post(&app, "finance", "/v1/exports", r#"{"all": true}"#).problem(422, "validation");
 }

@@ -13,7 +13,14 @@ pub fn fixture(name: &str) -> Vec<u8> {
 }
 
 /// Sends bytes with a content type, as a role.
-pub fn send(app: &TestApp, role: &str, method: &str, path: &str, content_type: &str, body: &[u8]) -> Answer {
+pub fn send(
+    app: &TestApp,
+    role: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Answer {
     let req = ureq::request(method, &format!("{}{path}", app.base))
         .set("Authorization", &format!("Bearer {}", app.token(role)))
         .set("Content-Type", content_type);
@@ -25,7 +32,10 @@ pub fn send(app: &TestApp, role: &str, method: &str, path: &str, content_type: &
     let headers = resp
         .headers_names()
         .into_iter()
-        .filter_map(|n| resp.header(&n).map(|v| (n.to_ascii_lowercase(), v.to_string())))
+        .filter_map(|n| {
+            resp.header(&n)
+                .map(|v| (n.to_ascii_lowercase(), v.to_string()))
+        })
         .collect();
     Answer {
         status,
@@ -36,7 +46,14 @@ pub fn send(app: &TestApp, role: &str, method: &str, path: &str, content_type: &
 
 /// Uploads a fixture as `text/csv`, as finance.
 pub fn upload(app: &TestApp, kind: &str, name: &str) -> Answer {
-    send(app, "finance", "POST", &format!("/v1/imports/{kind}"), "text/csv", &fixture(name))
+    send(
+        app,
+        "finance",
+        "POST",
+        &format!("/v1/imports/{kind}"),
+        "text/csv",
+        &fixture(name),
+    )
 }
 
 #[derive(QueryableByName)]
@@ -106,6 +123,9 @@ fn errors_of(a: &Answer) -> (Vec<(u64, String, String)>, Value) {
     (list, p)
 }
 
+/// `(row, column, code)` of one error.
+type Expected = (u64, String, String);
+
 fn err(row: u64, column: &str, code: &str) -> (u64, String, String) {
     (row, column.to_string(), code.to_string())
 }
@@ -128,7 +148,10 @@ fn valid_files_are_imported_once_and_read_back_exactly() {
     let p = app.admin("GET", "/v1/plans/pro", None).json();
     assert_eq!(p["name"], "Pro, with 10x");
     assert_eq!(p["policy"]["rule"]["multiplier"], "10");
-    assert_eq!(app.admin("GET", "/v1/plans/yearly", None).json()["annual_split"], "days");
+    assert_eq!(
+        app.admin("GET", "/v1/plans/yearly", None).json()["annual_split"],
+        "days"
+    );
 
     // Saved by Excel: BOM, CRLF, headers in another case and order.
     let a = upload(&app, "customers", "customers_excel.csv");
@@ -143,7 +166,11 @@ fn valid_files_are_imported_once_and_read_back_exactly() {
 
     let a = upload(&app, "customers", "customers_quoted.csv");
     assert_eq!(a.status, 201, "{}", a.body);
-    let name = |id: &str| app.admin("GET", &format!("/v1/customers/{id}"), None).json()["name"].clone();
+    let name = |id: &str| {
+        app.admin("GET", &format!("/v1/customers/{id}"), None)
+            .json()["name"]
+            .clone()
+    };
     assert_eq!(name("muller"), "Müller, Schmidt & Söhne GmbH");
     assert_eq!(name("quote"), "The \"Best\" Company");
     assert_eq!(name("lines"), "First line\nsecond line");
@@ -171,20 +198,35 @@ fn valid_files_are_imported_once_and_read_back_exactly() {
     assert_eq!(v["already_imported"], true);
     assert_eq!(dump(&app), before);
 
-    let list = app.call("GET", "/v1/imports", Some(app.token("support")), None, &[]).json();
-    let ids: Vec<&str> = list["data"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    let list = app
+        .call("GET", "/v1/imports", Some(app.token("support")), None, &[])
+        .json();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["imp_1", "imp_2", "imp_3", "imp_4"]);
     let one = app.admin("GET", "/v1/imports/imp_3", None).json();
     assert_eq!(one["kind"], "customers");
     assert_eq!(one["rows"], 5);
-    app.admin("GET", "/v1/imports/imp_99", None).problem(404, "not-found");
+    app.admin("GET", "/v1/imports/imp_99", None)
+        .problem(404, "not-found");
 }
 
 #[test]
 fn a_dry_run_validates_and_stores_nothing() {
     let app = spawn_app();
     let before = dump(&app);
-    let a = send(&app, "admin", "POST", "/v1/imports/plans?dry_run=true", "text/csv", &fixture("plans_valid.csv"));
+    let a = send(
+        &app,
+        "admin",
+        "POST",
+        "/v1/imports/plans?dry_run=true",
+        "text/csv",
+        &fixture("plans_valid.csv"),
+    );
     assert_eq!(a.status, 200, "{}", a.body);
     let v = a.json();
     assert_eq!(v["dry_run"], true);
@@ -193,7 +235,14 @@ fn a_dry_run_validates_and_stores_nothing() {
     assert_eq!(dump(&app), before);
     // Not an import: the real one goes through.
     assert_eq!(upload(&app, "plans", "plans_valid.csv").status, 201);
-    let a = send(&app, "admin", "POST", "/v1/imports/plans?dry_run=maybe", "text/csv", b"id\n");
+    let a = send(
+        &app,
+        "admin",
+        "POST",
+        "/v1/imports/plans?dry_run=maybe",
+        "text/csv",
+        b"id\n",
+    );
     a.problem(400, "bad-request");
 }
 
@@ -202,16 +251,32 @@ fn multipart_uploads_read_the_field_named_file() {
     let app = spawn_app();
     let csv = fixture("plans_valid.csv");
     let mut body = Vec::new();
-    body.extend_from_slice(b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n");
+    body.extend_from_slice(
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n",
+    );
     body.extend_from_slice(
         b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"plans.csv\"\r\nContent-Type: text/csv\r\n\r\n",
     );
     body.extend_from_slice(&csv);
     body.extend_from_slice(b"\r\n--XyZ--\r\n");
-    let a = send(&app, "finance", "POST", "/v1/imports/plans", "multipart/form-data; boundary=XyZ", &body);
+    let a = send(
+        &app,
+        "finance",
+        "POST",
+        "/v1/imports/plans",
+        "multipart/form-data; boundary=XyZ",
+        &body,
+    );
     assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(a.json()["rows"], 3);
-    let a = send(&app, "finance", "POST", "/v1/imports/plans", "application/json", b"{}");
+    let a = send(
+        &app,
+        "finance",
+        "POST",
+        "/v1/imports/plans",
+        "application/json",
+        b"{}",
+    );
     a.problem(415, "unsupported-media-type");
 }
 
@@ -219,10 +284,24 @@ fn multipart_uploads_read_the_field_named_file() {
 fn imports_are_for_finance_and_admin() {
     let app = spawn_app();
     for role in ["support", "billing"] {
-        let a = send(&app, role, "POST", "/v1/imports/plans", "text/csv", &fixture("plans_valid.csv"));
+        let a = send(
+            &app,
+            role,
+            "POST",
+            "/v1/imports/plans",
+            "text/csv",
+            &fixture("plans_valid.csv"),
+        );
         a.problem(403, "forbidden");
     }
-    let a = send(&app, "admin", "POST", "/v1/imports/widgets", "text/csv", b"id\n");
+    let a = send(
+        &app,
+        "admin",
+        "POST",
+        "/v1/imports/widgets",
+        "text/csv",
+        b"id\n",
+    );
     a.problem(404, "not-found");
 }
 
@@ -231,22 +310,82 @@ fn imports_are_for_finance_and_admin() {
 fn every_kind_of_mistake_is_named_by_row_and_column_and_nothing_is_stored() {
     let app = spawn_app();
     import_book(&app);
-    let cases: Vec<(&str, &str, Vec<(u64, String, String)>)> = vec![
-        ("incidents", "invalid_end_before_start.csv", vec![err(3, "ended_at", "invalid")]),
-        ("plans", "invalid_decimal_comma.csv", vec![err(2, "price", "invalid")]),
-        ("customers", "invalid_unknown_column.csv", vec![err(1, "colour", "unknown_field")]),
-        ("customers", "invalid_missing_column.csv", vec![err(1, "plan_id", "required")]),
-        ("customers", "invalid_missing_plan.csv", vec![err(3, "plan_id", "not_found")]),
-        ("customers", "invalid_duplicate_id.csv", vec![err(4, "id", "taken")]),
-        ("customers", "invalid_existing_id.csv", vec![err(3, "id", "taken")]),
-        ("incidents", "invalid_bad_instant.csv", vec![err(2, "started_at", "invalid")]),
-        ("customers", "invalid_bad_zone.csv", vec![err(2, "timezone", "invalid")]),
-        ("plans", "invalid_policy_json.csv", vec![err(2, "policy", "invalid")]),
-        ("plans", "invalid_unknown_preset.csv", vec![err(2, "policy", "invalid")]),
-        ("incidents", "invalid_scope_missing_customer.csv", vec![err(2, "scope", "not_found")]),
-        ("customers", "invalid_empty_required.csv", vec![err(2, "name", "required")]),
-        ("customers", "invalid_cell_count.csv", vec![err(3, "", "invalid")]),
-        ("customers", "invalid_not_utf8.csv", vec![err(2, "name", "invalid")]),
+    let cases: Vec<(&str, &str, Vec<Expected>)> = vec![
+        (
+            "incidents",
+            "invalid_end_before_start.csv",
+            vec![err(3, "ended_at", "invalid")],
+        ),
+        (
+            "plans",
+            "invalid_decimal_comma.csv",
+            vec![err(2, "price", "invalid")],
+        ),
+        (
+            "customers",
+            "invalid_unknown_column.csv",
+            vec![err(1, "colour", "unknown_field")],
+        ),
+        (
+            "customers",
+            "invalid_missing_column.csv",
+            vec![err(1, "plan_id", "required")],
+        ),
+        (
+            "customers",
+            "invalid_missing_plan.csv",
+            vec![err(3, "plan_id", "not_found")],
+        ),
+        (
+            "customers",
+            "invalid_duplicate_id.csv",
+            vec![err(4, "id", "taken")],
+        ),
+        (
+            "customers",
+            "invalid_existing_id.csv",
+            vec![err(3, "id", "taken")],
+        ),
+        (
+            "incidents",
+            "invalid_bad_instant.csv",
+            vec![err(2, "started_at", "invalid")],
+        ),
+        (
+            "customers",
+            "invalid_bad_zone.csv",
+            vec![err(2, "timezone", "invalid")],
+        ),
+        (
+            "plans",
+            "invalid_policy_json.csv",
+            vec![err(2, "policy", "invalid")],
+        ),
+        (
+            "plans",
+            "invalid_unknown_preset.csv",
+            vec![err(2, "policy", "invalid")],
+        ),
+        (
+            "incidents",
+            "invalid_scope_missing_customer.csv",
+            vec![err(2, "scope", "not_found")],
+        ),
+        (
+            "customers",
+            "invalid_empty_required.csv",
+            vec![err(2, "name", "required")],
+        ),
+        (
+            "customers",
+            "invalid_cell_count.csv",
+            vec![err(3, "", "invalid")],
+        ),
+        (
+            "customers",
+            "invalid_not_utf8.csv",
+            vec![err(2, "name", "invalid")],
+        ),
         (
             "customers",
             "invalid_several_rows.csv",
@@ -262,7 +401,11 @@ fn every_kind_of_mistake_is_named_by_row_and_column_and_nothing_is_stored() {
         let a = upload(&app, kind, file);
         let (got, p) = errors_of(&a);
         assert_eq!(got, expected, "{file}: {p}");
-        assert_eq!(p["error_count"].as_u64().unwrap() as usize, expected.len(), "{file}");
+        assert_eq!(
+            p["error_count"].as_u64().unwrap() as usize,
+            expected.len(),
+            "{file}"
+        );
         assert_eq!(dump(&app), before, "{file} changed the database");
     }
 }
@@ -279,9 +422,21 @@ fn error_bodies_carry_the_cell_and_a_message() {
     assert_eq!(p["errors"][0]["value"], "12,50");
     let (_, p) = errors_of(&upload(&app, "customers", "invalid_duplicate_id.csv"));
     assert_eq!(p["errors"][0]["value"], "c1");
-    assert!(p["errors"][0]["message"].as_str().unwrap().contains("more than once"), "{p}");
+    assert!(
+        p["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than once"),
+        "{p}"
+    );
     let (_, p) = errors_of(&upload(&app, "customers", "invalid_existing_id.csv"));
-    assert!(p["errors"][0]["message"].as_str().unwrap().contains("already exists"), "{p}");
+    assert!(
+        p["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already exists"),
+        "{p}"
+    );
     let (_, p) = errors_of(&upload(&app, "customers", "invalid_missing_plan.csv"));
     assert_eq!(p["errors"][0]["value"], "gold");
 }
@@ -294,7 +449,14 @@ fn a_file_with_thousands_of_bad_rows_lists_the_first_1000_and_counts_all() {
     for i in 0..2_500 {
         csv.push_str(&format!("c{i},Customer {i},gold\n"));
     }
-    let a = send(&app, "finance", "POST", "/v1/imports/customers", "text/csv", csv.as_bytes());
+    let a = send(
+        &app,
+        "finance",
+        "POST",
+        "/v1/imports/customers",
+        "text/csv",
+        csv.as_bytes(),
+    );
     let (got, p) = errors_of(&a);
     assert_eq!(got.len(), 1_000);
     assert_eq!(got[0], err(2, "plan_id", "not_found"));

@@ -30,7 +30,11 @@ fn a_killed_import_stores_nothing_and_the_same_file_then_imports_once() {
         let mut w = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
         writeln!(w, "id,name,email,timezone,plan_id").unwrap();
         for i in 0..ROWS {
-            writeln!(w, "c{i:07},\"Customer {i}, Inc.\",c{i}@example.com,Europe/Berlin,basic").unwrap();
+            writeln!(
+                w,
+                "c{i:07},\"Customer {i}, Inc.\",c{i}@example.com,Europe/Berlin,basic"
+            )
+            .unwrap();
         }
     }
     let path = file.to_str().unwrap().to_string();
@@ -58,13 +62,20 @@ fn a_killed_import_stores_nothing_and_the_same_file_then_imports_once() {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(exited.is_none(), "the import ended before it could be killed: {exited:?}");
+    assert!(
+        exited.is_none(),
+        "the import ended before it could be killed: {exited:?}"
+    );
     child.kill().expect("kill");
     child.wait().expect("reap");
     assert_eq!(counts(&db.url), (0, 0), "a killed import left rows behind");
 
     let out = run_cli(&db.url, &["import", "customers", &path]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["id"], "imp_1");
     assert_eq!(v["rows"], ROWS);
@@ -72,7 +83,11 @@ fn a_killed_import_stores_nothing_and_the_same_file_then_imports_once() {
 
     // The same file again: recognized, nothing stored twice.
     let out = run_cli(&db.url, &["import", "customers", &path]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["id"], "imp_1");
     assert_eq!(v["already_imported"], true);
