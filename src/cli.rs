@@ -79,6 +79,12 @@ pub enum Command {
     Ledger(LedgerArgs),
     /// A goodwill credit: N days of a period's fee, or an amount.
     Goodwill(GoodwillArgs),
+    /// Import a CSV file of customers, plans or incidents (docs/csv.md): every row is
+    /// checked first; any bad row → exit 2 listing them, nothing stored.
+    Import(ImportArgs),
+    /// Make a billing export batch of every entry not yet in one, and write its CSV; or,
+    /// with `--batch`, write an existing batch's CSV again (byte-identical).
+    Export(ExportArgs),
     /// Reverse a ledger entry (append the opposite amount).
     Reverse {
         /// The entry's id (`cre_42`).
@@ -337,6 +343,34 @@ pub struct GoodwillArgs {
     pub reference: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// customers, plans or incidents.
+    pub kind: String,
+    /// The CSV file.
+    pub file: std::path::PathBuf,
+    /// Check every row and report; store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write the CSV here (default: stdout). With `--out`, the batch's metadata is printed
+    /// as JSON on stdout.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// Write this existing batch (`exp_3`) instead of making a new one.
+    #[arg(long)]
+    pub batch: Option<String>,
+    /// Start the file with a UTF-8 byte order mark (for Excel).
+    #[arg(long)]
+    pub bom: bool,
+    /// `,` (default) or `;` (for Excel where the decimal separator is a comma).
+    #[arg(long, default_value = ",")]
+    pub delimiter: String,
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
@@ -355,6 +389,8 @@ pub fn run() -> i32 {
         Command::Settle(args) => run_settle(&cli.database, &cli.actor, &args),
         Command::Ledger(args) => run_ledger(&cli.database, &args),
         Command::Goodwill(args) => run_goodwill(&cli.database, &cli.actor, args),
+        Command::Import(args) => run_import(&cli.database, &cli.actor, &args),
+        Command::Export(args) => run_export(&cli.database, &cli.actor, &args),
         Command::Reverse { entry, reason } => {
             run_reverse(&cli.database, &cli.actor, &entry, reason)
         }
@@ -695,7 +731,7 @@ fn run_ledger(database: &str, args: &LedgerArgs) -> Result<(), Error> {
     let c = customers::load_customer(&mut conn, &args.customer)?
         .ok_or_else(|| Error::not_found("customer", args.customer.as_str()))?;
     let mut entries = ledger::entries_for_customer(&mut conn, &args.customer)?;
-    let balances = ledger::balances(&entries)?;
+    let balances = ledger::balances_in(&mut conn, &entries)?;
     if let Some(p) = period {
         let label = p.to_string();
         entries.retain(|e| e.period == label);
@@ -749,6 +785,84 @@ fn run_reverse(database: &str, actor: &str, entry: &str, reason: String) -> Resu
     let mut conn = store.conn()?;
     let e = ledger::reverse(&mut conn, id, &reason, actor, now())?;
     print(&ledger::entry_views(&mut conn, &[e])?)
+}
+
+/// A progress bar on stderr when it is a terminal; hidden otherwise.
+fn progress_bar(len: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(len);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:40}] {bytes}/{total_bytes} ({eta})",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+fn run_import(database: &str, actor: &str, args: &ImportArgs) -> Result<(), Error> {
+    use crate::wire::imports::ImportKind;
+    let kind = ImportKind::parse(&args.kind).map_err(|m| Error::invalid("kind", m))?;
+    let path = args.file.clone();
+    let len = std::fs::metadata(&path)
+        .map_err(|e| Error::invalid("file", format!("{}: {e}", path.display())))?
+        .len();
+    let store = Store::open(database)?;
+    let bar = progress_bar(len);
+    bar.set_message(format!("importing {}", kind.as_str()));
+    let request = crate::csv::import::ImportRequest {
+        kind,
+        actor: actor.to_string(),
+        now: now(),
+        dry_run: args.dry_run,
+    };
+    let reader_bar = bar.clone();
+    let mut open = move || {
+        reader_bar.set_position(0);
+        std::fs::File::open(&path)
+            .map(|f| reader_bar.wrap_read(std::io::BufReader::with_capacity(256 * 1024, f)))
+    };
+    let result = crate::csv::import::import(&mut *store.conn()?, &request, &mut open, &mut |_| {});
+    bar.finish_and_clear();
+    print(&result?)
+}
+
+fn run_export(database: &str, actor: &str, args: &ExportArgs) -> Result<(), Error> {
+    use crate::csv::export;
+    use crate::store::exports::load_batch;
+    let opts = export::Options::parse(
+        Some(if args.bom { "true" } else { "false" }),
+        Some(&args.delimiter),
+    )?;
+    let store = Store::open(database)?;
+    let mut conn = store.conn()?;
+    let info = match &args.batch {
+        Some(id) => {
+            let n = crate::wire::exports::parse_export_id(id)
+                .ok_or_else(|| Error::not_found("export", id.as_str()))?;
+            load_batch(&mut conn, n)?.ok_or_else(|| Error::not_found("export", id.as_str()))?
+        }
+        None => export::create(&mut conn, actor, now())?,
+    };
+    let io = |e: std::io::Error| Error::internal_from("writing the export", e);
+    match &args.out {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| Error::invalid("out", format!("{}: {e}", path.display())))?;
+            let mut w = std::io::BufWriter::new(file);
+            export::write_batch(&mut conn, info.batch.id, opts, &mut w)?;
+            std::io::Write::flush(&mut w).map_err(io)?;
+            print(&info.view())
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            export::write_batch(&mut conn, info.batch.id, opts, &mut w)
+        }
+    }
 }
 
 fn quote(file: &str) -> i32 {

@@ -5,6 +5,7 @@
 //!   and the one error taxonomy.
 //! - [`store`]: the database (diesel + SQLite): plans, customers, incidents, the ledger and
 //!   settlement. The only place with SQL.
+//! - [`csv`]: CSV imports (rows checked like JSON bodies) and billing export batches.
 //! - [`cli`]: the command line.
 //! - [`web`]: the web console for people, served beside the HTTP API ([`http`]).
 //!
@@ -30,6 +31,7 @@
 //! ```
 
 pub mod cli;
+pub mod csv;
 pub mod domain;
 pub mod http;
 pub mod store;

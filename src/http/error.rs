@@ -59,10 +59,17 @@ pub enum ApiError {
     IdempotencyInFlight,
 }
 
-/// One listed problem.
+/// One listed problem: a request field, or a CSV row and column with the cell's value.
 #[derive(Debug, Serialize)]
 pub struct ProblemItem {
-    pub field: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
     pub code: String,
     pub message: String,
 }
@@ -77,6 +84,9 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemItem>,
+    /// For CSV files: how many row errors there are in all (`errors` lists the first 1,000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_count: Option<usize>,
 }
 
 impl ApiError {
@@ -105,7 +115,25 @@ impl ApiError {
             .iter()
             .find(|(s, _)| *s == slug)
             .map_or("Error", |(_, t)| t);
+        let mut error_count = None;
         let (detail, errors) = match self {
+            ApiError::Wire(Error::InvalidRows(rows)) => {
+                error_count = Some(rows.total);
+                (
+                    format!("{} problems in the file; nothing was stored", rows.total),
+                    rows.listed
+                        .iter()
+                        .map(|r| ProblemItem {
+                            field: None,
+                            row: Some(r.row),
+                            column: Some(r.column.clone()),
+                            value: Some(r.value.clone()),
+                            code: r.code.to_string(),
+                            message: r.message.clone(),
+                        })
+                        .collect(),
+                )
+            }
             ApiError::Wire(e @ Error::Internal { .. }) => {
                 tracing::error!(error = %e.log_chain(), "internal error");
                 (
@@ -118,7 +146,10 @@ impl ApiError {
                 e.field_errors()
                     .into_iter()
                     .map(|f| ProblemItem {
-                        field: f.field,
+                        field: Some(f.field),
+                        row: None,
+                        column: None,
+                        value: None,
                         code: f.code.to_string(),
                         message: f.message,
                     })
@@ -132,6 +163,7 @@ impl ApiError {
             status: self.status_code().as_u16(),
             detail,
             errors,
+            error_count,
         }
     }
 }

@@ -6,7 +6,9 @@
 mod credits;
 mod customers;
 pub mod error;
+mod exports;
 mod health;
+mod imports;
 mod incidents;
 mod plans;
 mod quote;
@@ -119,6 +121,13 @@ routes! {
     "/v1/credits/{entry_id}" => { GET Read credits::get_entry },
     "/v1/credits/{entry_id}/reversal" => { POST Credit credits::post_reversal },
     "/v1/ledger" => { GET Read credits::list_ledger },
+    "/v1/imports" => { GET Read imports::list_imports },
+    // One resource for both: POST names the kind to import, GET an import's id.
+    "/v1/imports/{id}" => { POST Transfer imports::post_import, GET Read imports::get_import },
+    "/v1/exports" => { POST Transfer exports::post_export, GET Read exports::list_exports },
+    "/v1/exports/{id}.csv" => { GET Transfer exports::get_export_csv },
+    "/v1/exports/{id}" => { GET Read exports::get_export },
+    "/v1/exports/{id}/acknowledgement" => { POST Transfer exports::post_acknowledgement },
 }
 
 /// The route a request matched, if any.

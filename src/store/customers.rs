@@ -21,7 +21,8 @@ use crate::wire::Error;
 /// Rows per multi-row INSERT (SQLite allows 32,766 bound values per statement).
 const INSERT_CHUNK: usize = 1_000;
 
-fn rows_for(new: &NewCustomer, now: Nanos) -> (CustomerRow, PlanChangeRow) {
+/// The rows one new customer is stored as.
+pub(crate) fn rows_for(new: &NewCustomer, now: Nanos) -> (CustomerRow, PlanChangeRow) {
     (
         CustomerRow {
             id: new.id.clone(),

@@ -2,7 +2,7 @@
 //! database refuses both). Balances are derived, summed in Rust with exact decimals — never by
 //! SQL. Goodwill and reversal entries live here; settlement entries come from the settlement module.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use diesel::prelude::*;
 use rust_decimal::Decimal;
@@ -19,11 +19,13 @@ use crate::domain::settlement::{
 use crate::domain::time::{format_utc, Nanos};
 use crate::domain::{ENGINE_VERSION, TZDB_VERSION};
 use crate::wire::credits::{Balance, EntryView, GoodwillCommand, Grant, LedgerFilter};
+use crate::wire::exports::export_id;
 use crate::wire::{ConflictKind, Error};
 
 use super::convert::{from_minor, read_ts, to_minor, ts};
 use super::customers::load_customer;
 use super::entries::{insert_entries, next_entry_id};
+use super::exports::batches_of;
 use super::models::{BreakdownRow, EntryRow};
 use super::plans::load_plans;
 use super::schema::{credit_breakdowns, entry_references, ledger_entries, plan_versions};
@@ -88,29 +90,47 @@ impl TryFrom<EntryRow> for Entry {
 }
 
 /// Balances per currency, summed in Rust with exact decimals (checked: an overflow is an
-/// error, never a wrong figure).
-pub fn balances(entries: &[Entry]) -> Result<Vec<Balance>, Error> {
-    let mut by_currency: BTreeMap<&'static str, (Currency, Vec<Decimal>)> = BTreeMap::new();
+/// error, never a wrong figure). Entries in `exported` count as exported.
+pub fn balances_with(entries: &[Entry], exported: &HashSet<i64>) -> Result<Vec<Balance>, Error> {
+    type Sums = (Currency, Vec<Decimal>, Vec<Decimal>);
+    let mut by_currency: BTreeMap<&'static str, Sums> = BTreeMap::new();
     for e in entries {
-        by_currency
+        let slot = by_currency
             .entry(e.currency.code())
-            .or_insert_with(|| (e.currency, Vec::new()))
-            .1
-            .push(e.amount);
+            .or_insert_with(|| (e.currency, Vec::new(), Vec::new()));
+        slot.1.push(e.amount);
+        if exported.contains(&e.id) {
+            slot.2.push(e.amount);
+        }
     }
     by_currency
         .into_values()
-        .map(|(currency, amounts)| {
-            let amount =
-                sum_amounts(&amounts).ok_or_else(|| Error::internal("balance overflows"))?;
+        .map(|(currency, amounts, out)| {
+            let overflow = || Error::internal("balance overflows");
+            let amount = sum_amounts(&amounts).ok_or_else(overflow)?;
+            let exported = sum_amounts(&out).ok_or_else(overflow)?;
+            let pending = amount.checked_sub(exported).ok_or_else(overflow)?;
             Ok(Balance {
                 currency: currency.code().to_string(),
                 total: currency.format(amount),
-                exported: currency.format(Decimal::ZERO),
-                pending: currency.format(amount),
+                exported: currency.format(exported),
+                pending: currency.format(pending),
             })
         })
         .collect()
+}
+
+/// Balances per currency of entries taken as not exported (see [`balances_in`]).
+pub fn balances(entries: &[Entry]) -> Result<Vec<Balance>, Error> {
+    balances_with(entries, &HashSet::new())
+}
+
+/// Balances per currency, with `exported` = the sum of the entries in an export batch and
+/// `pending` = total − exported.
+pub fn balances_in(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<Balance>, Error> {
+    let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
+    let exported: HashSet<i64> = batches_of(conn, &ids)?.into_keys().collect();
+    balances_with(entries, &exported)
 }
 
 /// A customer's entries, newest first.
@@ -145,7 +165,7 @@ pub fn customer_entries_page(
 /// A customer's balances per currency, from every entry's amount (summed in Rust).
 pub fn customer_balances(conn: &mut Conn, customer_id: &str) -> Result<Vec<Balance>, Error> {
     let entries = entries_for_customer(conn, customer_id)?;
-    balances(&entries)
+    balances_in(conn, &entries)
 }
 
 /// One page of the ledger in commit order (ascending id), after the cursor entry.
@@ -226,6 +246,7 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
             .load(conn)?;
         references.extend(pairs);
     }
+    let batches = batches_of(conn, &ids)?;
     let mut policies: HashMap<(String, i64), Value> = HashMap::new();
     for e in entries {
         if let (Some(p), Some(v)) = (&e.plan_id, e.policy_version) {
@@ -257,7 +278,7 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
             reverses: e.reverses.map(entry_id),
             reversed_by: reversed_by.get(&e.id).copied().map(entry_id),
             settlement_id: None,
-            export_id: None,
+            export_id: batches.get(&e.id).copied().map(export_id),
             plan_id: e.plan_id.clone(),
             policy_version: e.policy_version,
             rounding: e.rounding.clone(),

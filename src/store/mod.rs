@@ -13,7 +13,9 @@
 pub mod convert;
 pub mod customers;
 pub mod entries;
+pub mod exports;
 pub mod idempotency;
+pub mod imports;
 pub mod incidents;
 pub mod keys;
 pub mod ledger;

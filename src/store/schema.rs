@@ -36,6 +36,41 @@ diesel::table! {
 }
 
 diesel::table! {
+    export_acknowledgements (export_id) {
+        export_id -> BigInt,
+        reference -> Text,
+        created_at -> Text,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    export_batches (id) {
+        id -> BigInt,
+        rows -> BigInt,
+        sha256 -> Text,
+        created_at -> Text,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    export_entries (entry_id) {
+        entry_id -> BigInt,
+        export_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    export_totals (export_id, currency) {
+        export_id -> BigInt,
+        currency -> Text,
+        amount_minor -> BigInt,
+        minor_units -> BigInt,
+    }
+}
+
+diesel::table! {
     idempotency_keys (owner, key) {
         owner -> Text,
         key -> Text,
@@ -46,6 +81,17 @@ diesel::table! {
         headers -> Nullable<Text>,
         body -> Nullable<Binary>,
         created_at -> Text,
+    }
+}
+
+diesel::table! {
+    imports (id) {
+        id -> BigInt,
+        kind -> Text,
+        sha256 -> Text,
+        rows -> BigInt,
+        created_at -> Text,
+        created_by -> Text,
     }
 }
 
@@ -135,6 +181,10 @@ diesel::table! {
 }
 
 diesel::joinable!(entry_references -> ledger_entries (entry_id));
+diesel::joinable!(export_acknowledgements -> export_batches (export_id));
+diesel::joinable!(export_entries -> export_batches (export_id));
+diesel::joinable!(export_entries -> ledger_entries (entry_id));
+diesel::joinable!(export_totals -> export_batches (export_id));
 diesel::joinable!(incident_customers -> customers (customer_id));
 diesel::joinable!(incident_customers -> incidents (incident_id));
 diesel::joinable!(incident_plans -> incidents (incident_id));
@@ -150,7 +200,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     credit_breakdowns,
     customers,
     entry_references,
+    export_acknowledgements,
+    export_batches,
+    export_entries,
+    export_totals,
     idempotency_keys,
+    imports,
     incident_customers,
     incident_plans,
     incidents,

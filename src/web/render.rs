@@ -133,7 +133,11 @@ impl Console {
                     .errors
                     .into_iter()
                     .map(|i| Problem {
-                        field: i.field,
+                        field: match (i.field, i.row, i.column) {
+                            (Some(f), _, _) => f,
+                            (None, Some(r), Some(c)) => format!("row {r}, {c}"),
+                            _ => String::new(),
+                        },
                         message: i.message,
                     })
                     .collect();

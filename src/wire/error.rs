@@ -59,6 +59,10 @@ pub enum Error {
     Unparseable(ValidationErrors),
     #[error("{0}")]
     Invalid(ValidationErrors),
+    /// Bad rows of a CSV file (HTTP 422, exit 2): each names its row and column; nothing
+    /// was stored (docs/csv.md).
+    #[error("{0}")]
+    InvalidRows(crate::wire::imports::RowErrors),
     #[error("{what}: no {what} {id:?}")]
     NotFound { what: &'static str, id: String },
     #[error("{field}: {message}")]
@@ -147,7 +151,7 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::Unparseable(_) => 400,
-            Error::Invalid(_) => 422,
+            Error::Invalid(_) | Error::InvalidRows(_) => 422,
             Error::NotFound { .. } => 404,
             Error::Conflict { .. } => 409,
             Error::PreconditionFailed { .. } => 412,
@@ -160,7 +164,7 @@ impl Error {
     pub fn slug(&self) -> &'static str {
         match self {
             Error::Unparseable(_) => "bad-request",
-            Error::Invalid(_) => "validation",
+            Error::Invalid(_) | Error::InvalidRows(_) => "validation",
             Error::NotFound { .. } => "not-found",
             Error::Conflict { kind, .. } => kind.slug(),
             Error::PreconditionFailed { .. } => "precondition-failed",

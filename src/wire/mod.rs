@@ -8,6 +8,8 @@ pub mod check;
 pub mod credits;
 pub mod customers;
 pub mod error;
+pub mod exports;
+pub mod imports;
 pub mod incidents;
 pub mod keys;
 pub mod plans;

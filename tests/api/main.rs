@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod console;
+mod exports;
 mod idempotency;
+mod imports;
 mod openapi;
 mod quote;
 mod roles;

@@ -11,7 +11,13 @@ use crate::spawn_app;
 fn allowed(method: &str, path: &str) -> &'static [&'static str] {
     const ALL: &[&str] = &["support", "billing", "finance", "admin"];
     const WRITERS: &[&str] = &["billing", "admin"];
+    const FINANCE: &[&str] = &["finance", "admin"];
     match (method, path) {
+        // Imports and exports, created and downloaded: finance and admin.
+        ("GET", "/v1/exports/{id}.csv") => FINANCE,
+        ("POST", "/v1/imports/{id}")
+        | ("POST", "/v1/exports")
+        | ("POST", "/v1/exports/{id}/acknowledgement") => FINANCE,
         ("GET", _) | ("POST", "/v1/quote") => ALL,
         ("POST", "/v1/plans") | ("PUT", "/v1/plans/{id}") => WRITERS,
         ("POST", "/v1/customers") | ("POST", "/v1/customers/{id}/plan-changes") => WRITERS,

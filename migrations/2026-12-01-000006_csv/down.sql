@@ -1,0 +1,16 @@
+DROP TRIGGER export_acknowledgements_no_delete;
+DROP TRIGGER export_acknowledgements_no_update;
+DROP TRIGGER export_entries_no_delete;
+DROP TRIGGER export_entries_no_update;
+DROP TRIGGER export_totals_no_delete;
+DROP TRIGGER export_totals_no_update;
+DROP TRIGGER export_batches_no_delete;
+DROP TRIGGER export_batches_no_update;
+DROP TABLE export_acknowledgements;
+DROP INDEX export_entries_export_id;
+DROP TABLE export_entries;
+DROP TABLE export_totals;
+DROP TABLE export_batches;
+DROP TRIGGER imports_no_delete;
+DROP TRIGGER imports_no_update;
+DROP TABLE imports;
