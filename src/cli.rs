@@ -625,6 +625,7 @@ fn run_settle(database: &str, actor: &str, args: &SettleArgs) -> Result<(), Erro
         dry_run: args.dry_run,
         as_of: args.as_of.clone(),
         limit: None,
+        after: None,
     }
     .check(now)?;
     if args.batch_size == 0 {
@@ -635,6 +636,8 @@ fn run_settle(database: &str, actor: &str, args: &SettleArgs) -> Result<(), Erro
     opts.dry_run = cmd.dry_run;
     opts.as_of = cmd.as_of;
     opts.batch_size = args.batch_size;
+    // A real incident-wide run is recorded as a settlement, like one made over HTTP.
+    opts.record = args.incident.is_some();
     let store = if cmd.dry_run {
         Store::open_existing(database)?
     } else {

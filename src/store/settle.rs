@@ -35,7 +35,7 @@ use crate::domain::scope::{IncidentKind, Scope};
 use crate::domain::settlement::{delta_explanation, settlement_delta, sum_amounts};
 use crate::domain::time::{format_utc, Nanos};
 use crate::domain::{compute, CreditInput, Incident, ENGINE_VERSION, TZDB_VERSION};
-use crate::wire::credits::{SettlementLine, SettlementReport, Total};
+use crate::wire::credits::{settlement_id, SettlementLine, SettlementReport, Total};
 use crate::wire::{ConflictKind, Error};
 
 use super::convert::{from_minor, to_minor, ts};
@@ -45,6 +45,10 @@ use super::incidents::{load_incident, load_overlapping};
 use super::models::{BreakdownRow, EntryRow};
 use super::plans::load_plans_named;
 use super::schema::ledger_entries;
+use super::settlements::{
+    insert_lines, insert_result, insert_settlement, next_settlement_id, Finished,
+    SettlementLineRow,
+};
 use super::sqlite::{read_tx, write_tx, Conn};
 
 /// Customers per transaction by default.
@@ -65,6 +69,12 @@ pub struct SettleOptions {
     pub batch_size: usize,
     /// Keep one line per (customer, period) in the report.
     pub keep_lines: bool,
+    /// Keep only the lines after this (customer id, period), in that order.
+    pub lines_after: Option<(String, String)>,
+    /// Keep at most this many lines.
+    pub lines_max: usize,
+    /// Record a real incident-wide run as a settlement (`stl_…`) with its lines.
+    pub record: bool,
 }
 
 impl SettleOptions {
@@ -76,6 +86,9 @@ impl SettleOptions {
             dry_run: false,
             batch_size: DEFAULT_BATCH_SIZE,
             keep_lines: true,
+            lines_after: None,
+            lines_max: usize::MAX,
+            record: false,
         }
     }
 }
@@ -108,10 +121,42 @@ pub fn settle_incident(
         Ok((incident, ids))
     })?;
     let mut acc = Accumulator::new(Some(incident.id.clone()), opts);
-    for chunk in ids.chunks(opts.batch_size.max(1)) {
-        run_batch(conn, chunk, &Work::Incident(&incident.id), opts, &mut acc)?;
+    let record = opts.record && !opts.dry_run;
+    if record && ids.is_empty() {
+        // Nobody to settle: the record and its (empty) result alone.
+        let id = write_tx(conn, |c| {
+            let id = next_settlement_id(c)?;
+            insert_settlement(c, id, &incident.id, &opts.actor, opts.now, opts.as_of)?;
+            let done = Finished {
+                customers: 0,
+                periods: 0,
+                entries_appended: 0,
+                totals: &[],
+                at: opts.now,
+            };
+            insert_result(c, id, &done)?;
+            Ok(id)
+        })?;
+        acc.settlement = Some(id);
+    }
+    let batches = ids.len().div_ceil(opts.batch_size.max(1));
+    for (k, chunk) in ids.chunks(opts.batch_size.max(1)).enumerate() {
+        let stage = Stage {
+            record,
+            last: k + 1 == batches,
+        };
+        run_batch(conn, chunk, &Work::Incident(&incident.id), opts, stage, &mut acc)?;
     }
     Ok(acc.finish())
+}
+
+/// Where a batch stands in a recorded settlement.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stage {
+    /// Record the settlement and its lines.
+    record: bool,
+    /// The last batch writes the result.
+    last: bool,
 }
 
 /// Settles one (customer, period).
@@ -123,7 +168,14 @@ pub fn settle_customer_period(
 ) -> Result<SettlementReport, Error> {
     let mut acc = Accumulator::new(None, opts);
     let ids = [customer_id.to_string()];
-    run_batch(conn, &ids, &Work::Period(period), opts, &mut acc)?;
+    run_batch(
+        conn,
+        &ids,
+        &Work::Period(period),
+        opts,
+        Stage::default(),
+        &mut acc,
+    )?;
     if acc.customers == 0 {
         return Err(Error::not_found("customer", customer_id));
     }
@@ -139,12 +191,14 @@ struct Accumulator {
     report: SettlementReport,
     totals: BTreeMap<&'static str, (Currency, Decimal)>,
     customers: usize,
+    settlement: Option<i64>,
 }
 
 impl Accumulator {
     fn new(incident_id: Option<String>, opts: &SettleOptions) -> Self {
         Accumulator {
             report: SettlementReport {
+                id: None,
                 incident_id,
                 dry_run: opts.dry_run,
                 as_of: format_utc(opts.as_of),
@@ -156,11 +210,29 @@ impl Accumulator {
             },
             totals: BTreeMap::new(),
             customers: 0,
+            settlement: None,
         }
+    }
+
+    /// The totals so far with a batch's added.
+    fn totals_with(
+        &self,
+        more: &[(Currency, Decimal)],
+    ) -> Result<BTreeMap<&'static str, (Currency, Decimal)>, Error> {
+        let mut totals = self.totals.clone();
+        for (currency, amount) in more {
+            let slot = totals
+                .entry(currency.code())
+                .or_insert((*currency, Decimal::ZERO));
+            slot.1 = sum_amounts(&[slot.1, *amount])
+                .ok_or_else(|| Error::internal("total overflows"))?;
+        }
+        Ok(totals)
     }
 
     fn finish(mut self) -> SettlementReport {
         self.report.customers = self.customers;
+        self.report.id = self.settlement.map(settlement_id);
         self.report.totals = self
             .totals
             .into_values()
@@ -289,13 +361,20 @@ fn run_batch(
     ids: &[String],
     work: &Work<'_>,
     opts: &SettleOptions,
+    stage: Stage,
     acc: &mut Accumulator,
 ) -> Result<(), Error> {
     let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
         return Ok(());
     };
-    let body =
-        |c: &mut Conn| -> Result<BatchOut, Error> { batch_body(c, ids, first, last, work, opts) };
+    let prior: &Accumulator = acc;
+    let body = |c: &mut Conn| -> Result<BatchOut, Error> {
+        let mut out = batch_body(c, ids, first, last, work, opts)?;
+        if stage.record {
+            record_batch(c, work, opts, stage, prior, &mut out)?;
+        }
+        Ok(out)
+    };
     let out = if opts.dry_run {
         read_tx(conn, body)?
     } else {
@@ -312,7 +391,53 @@ fn run_batch(
         slot.1 =
             sum_amounts(&[slot.1, amount]).ok_or_else(|| Error::internal("total overflows"))?;
     }
-    acc.report.data.extend(out.lines);
+    if out.settlement.is_some() {
+        acc.settlement = out.settlement;
+    }
+    let room = opts.lines_max.saturating_sub(acc.report.data.len());
+    acc.report.data.extend(out.lines.into_iter().take(room));
+    Ok(())
+}
+
+/// Writes a recorded settlement's part of a batch, in the batch's transaction: the record
+/// (first batch), the batch's lines, and the result (last batch).
+fn record_batch(
+    c: &mut Conn,
+    work: &Work<'_>,
+    opts: &SettleOptions,
+    stage: Stage,
+    prior: &Accumulator,
+    out: &mut BatchOut,
+) -> Result<(), Error> {
+    let Work::Incident(incident_id) = work else {
+        return Ok(());
+    };
+    let id = match prior.settlement {
+        Some(id) => id,
+        None => {
+            let id = next_settlement_id(c)?;
+            insert_settlement(c, id, incident_id, &opts.actor, opts.now, opts.as_of)?;
+            id
+        }
+    };
+    out.settlement = Some(id);
+    let mut rows = std::mem::take(&mut out.line_rows);
+    for r in &mut rows {
+        r.settlement_id = id;
+    }
+    insert_lines(c, &rows)?;
+    if stage.last {
+        let totals: Vec<(Currency, Decimal)> =
+            prior.totals_with(&out.totals)?.into_values().collect();
+        let done = Finished {
+            customers: prior.customers + out.customers,
+            periods: prior.report.periods + out.periods,
+            entries_appended: prior.report.entries_appended + out.appended,
+            totals: &totals,
+            at: opts.now,
+        };
+        insert_result(c, id, &done)?;
+    }
     Ok(())
 }
 
@@ -323,6 +448,8 @@ struct BatchOut {
     appended: usize,
     totals: Vec<(Currency, Decimal)>,
     lines: Vec<SettlementLine>,
+    line_rows: Vec<SettlementLineRow>,
+    settlement: Option<i64>,
     rows: Vec<EntryRow>,
     breakdowns: Vec<BreakdownRow>,
 }
@@ -618,7 +745,15 @@ fn settle_items(
                 next_id += 1;
             }
         }
-        if opts.keep_lines {
+        if opts.record && !opts.dry_run {
+            out.line_rows
+                .push(line_row(cu, &label_text, target, booked_sum, delta, line_entry.as_deref())?);
+        }
+        let after = opts
+            .lines_after
+            .as_ref()
+            .is_none_or(|(c, p)| (cu.id.as_str(), label_text.as_str()) > (c.as_str(), p.as_str()));
+        if opts.keep_lines && after {
             out.lines.push(SettlementLine {
                 customer_id: cu.id.clone(),
                 period: label_text,
@@ -638,6 +773,37 @@ fn settle_items(
         .map(|(sha256, body)| BreakdownRow { sha256, body })
         .collect();
     Ok(out)
+}
+
+/// The recorded line of one (customer, period); its settlement id is set when written.
+fn line_row(
+    cu: &Customer,
+    label_text: &str,
+    target: &Target,
+    booked_sum: Decimal,
+    delta: Option<Decimal>,
+    entry: Option<&str>,
+) -> Result<SettlementLineRow, Error> {
+    let mu = target.currency.minor_units();
+    let minor = |a: Decimal| {
+        to_minor(a, mu).ok_or_else(|| {
+            Error::invalid(
+                "plan.price",
+                format!("the credit {a} {} is out of range", target.currency),
+            )
+        })
+    };
+    Ok(SettlementLineRow {
+        settlement_id: 0,
+        customer_id: cu.id.clone(),
+        period: label_text.to_string(),
+        currency: target.currency.code().into(),
+        minor_units: i64::from(mu),
+        target_minor: minor(target.credit)?,
+        booked_minor: minor(booked_sum)?,
+        delta_minor: minor(delta.unwrap_or(Decimal::ZERO))?,
+        entry_id: entry.and_then(crate::domain::ids::parse_entry_id),
+    })
 }
 
 /// A real settlement may not pay for outage time after its `as_of`.

@@ -6,6 +6,7 @@
 mod idempotency;
 mod openapi;
 mod quote;
+mod restitution;
 mod roles;
 mod routes;
 
