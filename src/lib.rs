@@ -29,7 +29,8 @@
 //! ```
 
 pub mod cli;
-pub mod http;
 pub mod domain;
+pub mod http;
+pub mod notice;
 pub mod store;
 pub mod wire;

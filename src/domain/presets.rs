@@ -24,13 +24,22 @@ const PRESET_FILES: [(&str, &str); 6] = [
         "aws-ec2-region",
         include_str!("../../fixtures/policies/aws-ec2-region.json"),
     ),
-    ("azure-vm", include_str!("../../fixtures/policies/azure-vm.json")),
-    ("atlassian", include_str!("../../fixtures/policies/atlassian.json")),
+    (
+        "azure-vm",
+        include_str!("../../fixtures/policies/azure-vm.json"),
+    ),
+    (
+        "atlassian",
+        include_str!("../../fixtures/policies/atlassian.json"),
+    ),
     (
         "mongodb-atlas",
         include_str!("../../fixtures/policies/mongodb-atlas.json"),
     ),
-    ("slack-10x", include_str!("../../fixtures/policies/slack-10x.json")),
+    (
+        "slack-10x",
+        include_str!("../../fixtures/policies/slack-10x.json"),
+    ),
     (
         "olark-2-days",
         include_str!("../../fixtures/policies/olark-2-days.json"),
@@ -125,7 +134,10 @@ mod tests {
                 .unwrap_or(Value::Null);
             assert_eq!(v["name"], *name);
             for field in ["title", "source", "terms", "measurement_zone"] {
-                assert!(v[field].as_str().is_some_and(|t| !t.is_empty()), "{name}.{field}");
+                assert!(
+                    v[field].as_str().is_some_and(|t| !t.is_empty()),
+                    "{name}.{field}"
+                );
             }
             assert!(v["policy"]["rule"]["kind"].is_string(), "{name}");
         }

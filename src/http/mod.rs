@@ -121,6 +121,7 @@ routes! {
     "/v1/settlements/{id}/lines" => { GET Read settlements::list_settlement_lines },
     "/v1/policy-presets" => { GET Read settlements::list_policy_presets },
     "/v1/credits/{entry_id}" => { GET Read credits::get_entry },
+    "/v1/credits/{entry_id}/notice" => { GET Read settlements::get_notice },
     "/v1/credits/{entry_id}/reversal" => { POST Credit credits::post_reversal },
     "/v1/ledger" => { GET Read credits::list_ledger },
 }
@@ -150,7 +151,10 @@ async fn authorize(
     let spec = route_of(req.method(), req.match_pattern().as_deref());
     let access = spec.map_or(Access::Public, |s| s.access);
     if access == Access::Public {
-        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
     }
     let fail = |req: ServiceRequest, e: ApiError| {
         let resp = actix_web::ResponseError::error_response(&e);
@@ -177,7 +181,9 @@ async fn authorize(
         return fail(req, ApiError::Forbidden(caller.role.as_str()));
     }
     req.extensions_mut().insert(caller);
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// Any error response that is not problem+json yet (the framework's own 400, 404, 413…)

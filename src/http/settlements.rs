@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::notice;
 use crate::store::settle::{self, SettleOptions};
 use crate::store::settlements;
 use crate::wire::credits::{
@@ -41,7 +42,11 @@ fn lines_binding(id: &str) -> String {
     format!("settlements/{id}/lines")
 }
 
-fn answer(report: SettlementReport, incident_id: String, page: Listing<SettlementLine>) -> SettlementAnswer {
+fn answer(
+    report: SettlementReport,
+    incident_id: String,
+    page: Listing<SettlementLine>,
+) -> SettlementAnswer {
     SettlementAnswer {
         id: report.id,
         incident_id,
@@ -107,12 +112,20 @@ pub async fn post_incident_credits(
             .clone()
             .and_then(|s| parse_settlement_id(&s))
             .ok_or_else(|| Error::internal("a real settlement was not recorded"))?;
-        let page = Page::check(Some(&limit.to_string()), None, &lines_binding(&settlement_id(sid)))
-            .map_err(|_| Error::internal("page"))?;
+        let page = Page::check(
+            Some(&limit.to_string()),
+            None,
+            &lines_binding(&settlement_id(sid)),
+        )
+        .map_err(|_| Error::internal("page"))?;
         let lines = settlements::lines_page(c, sid, None, limit + 1)?;
         let listing = page.answer(lines, line_key);
-        Ok(json(StatusCode::CREATED, &answer(report, incident_id, listing))?
-            .with_header("location", format!("/v1/settlements/{}", settlement_id(sid))))
+        Ok(
+            json(StatusCode::CREATED, &answer(report, incident_id, listing))?.with_header(
+                "location",
+                format!("/v1/settlements/{}", settlement_id(sid)),
+            ),
+        )
     })
     .await
 }
@@ -143,7 +156,11 @@ pub async fn list_settlement_lines(
 ) -> Result<HttpResponse, ApiError> {
     let n = path_settlement(&id)?;
     let text = id.into_inner();
-    let page = Page::check(q.limit.as_deref(), q.after.as_deref(), &lines_binding(&text))?;
+    let page = Page::check(
+        q.limit.as_deref(),
+        q.after.as_deref(),
+        &lines_binding(&text),
+    )?;
     let after = split_key(page.after.as_deref())?;
     let limit = page.limit;
     let lines = read(&state, move |c| {
@@ -167,4 +184,37 @@ pub async fn list_policy_presets() -> Result<HttpResponse, ApiError> {
             .unwrap_or_default()
             .to_string()
     })))
+}
+
+/// `GET /v1/credits/{entry_id}/notice`: the customer's follow-up notice of a settled credit,
+/// Markdown, or HTML for `Accept: text/html`.
+pub async fn get_notice(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    entry: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let text = entry.into_inner();
+    let id = crate::domain::ids::parse_entry_id(&text)
+        .ok_or_else(|| ApiError::Wire(Error::not_found("entry", text.as_str())))?;
+    let wants_html = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("text/html"));
+    let format = if wants_html {
+        notice::Format::Html
+    } else {
+        notice::Format::Markdown
+    };
+    let body = read(&state, move |c| {
+        let (view, customer, incident) = settlements::notice_inputs(c, id)?;
+        let settings = notice::NoticeSettings::from_env();
+        let data = notice::assemble(&customer, &incident, std::slice::from_ref(&view), &settings)?;
+        notice::render(&data, format, &settings)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("content-type", format.content_type()))
+        .insert_header(("vary", "Accept"))
+        .body(body))
 }

@@ -46,8 +46,7 @@ use super::models::{BreakdownRow, EntryRow};
 use super::plans::load_plans_named;
 use super::schema::ledger_entries;
 use super::settlements::{
-    insert_lines, insert_result, insert_settlement, next_settlement_id, Finished,
-    SettlementLineRow,
+    insert_lines, insert_result, insert_settlement, next_settlement_id, Finished, SettlementLineRow,
 };
 use super::sqlite::{read_tx, write_tx, Conn};
 
@@ -145,7 +144,14 @@ pub fn settle_incident(
             record,
             last: k + 1 == batches,
         };
-        run_batch(conn, chunk, &Work::Incident(&incident.id), opts, stage, &mut acc)?;
+        run_batch(
+            conn,
+            chunk,
+            &Work::Incident(&incident.id),
+            opts,
+            stage,
+            &mut acc,
+        )?;
     }
     Ok(acc.finish())
 }
@@ -746,8 +752,14 @@ fn settle_items(
             }
         }
         if opts.record && !opts.dry_run {
-            out.line_rows
-                .push(line_row(cu, &label_text, target, booked_sum, delta, line_entry.as_deref())?);
+            out.line_rows.push(line_row(
+                cu,
+                &label_text,
+                target,
+                booked_sum,
+                delta,
+                line_entry.as_deref(),
+            )?);
         }
         let after = opts
             .lines_after

@@ -9,14 +9,20 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 
+use crate::domain::book::{Customer, EntryKind, IncidentRecord};
 use crate::domain::ids::entry_id;
 use crate::domain::money::Currency;
+use crate::domain::scope::IncidentKind;
 use crate::domain::time::Nanos;
 use crate::domain::{ENGINE_VERSION, TZDB_VERSION};
-use crate::wire::credits::{settlement_id, SettlementLine, SettlementView, Total};
-use crate::wire::Error;
+use crate::wire::credits::{
+    parse_settlement_id, settlement_id, EntryView, SettlementLine, SettlementView, Total,
+};
+use crate::wire::{ConflictKind, Error};
 
 use super::convert::{from_minor, read_ts, to_minor, ts};
+use super::customers::load_customer;
+use super::incidents::load_incident;
 use super::schema::{settlement_lines, settlement_results, settlement_totals, settlements};
 use super::sqlite::Conn;
 
@@ -142,8 +148,9 @@ pub fn insert_result(conn: &mut Conn, id: i64, done: &Finished<'_>) -> Result<()
             settlement_id: id,
             currency: currency.code().into(),
             minor_units: i64::from(mu),
-            amount_minor: to_minor(*amount, mu)
-                .ok_or_else(|| Error::internal(format!("total {amount} {currency} out of range")))?,
+            amount_minor: to_minor(*amount, mu).ok_or_else(|| {
+                Error::internal(format!("total {amount} {currency} out of range"))
+            })?,
         });
     }
     diesel::insert_into(settlement_totals::table)
@@ -227,9 +234,11 @@ pub fn lines_page(
         .into_boxed();
     if let Some((customer, period)) = after {
         q = q.filter(
-            settlement_lines::customer_id.gt(customer.to_string()).or(settlement_lines::customer_id
-                .eq(customer.to_string())
-                .and(settlement_lines::period.gt(period.to_string()))),
+            settlement_lines::customer_id.gt(customer.to_string()).or(
+                settlement_lines::customer_id
+                    .eq(customer.to_string())
+                    .and(settlement_lines::period.gt(period.to_string())),
+            ),
         );
     }
     let rows: Vec<SettlementLineRow> = q
@@ -264,4 +273,109 @@ pub fn settlements_of_entries(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i6
         out.extend(pairs.into_iter().filter_map(|(e, s)| e.map(|e| (e, s))));
     }
     Ok(out)
+}
+
+/// What the notice of one entry is written from: the entry, its customer, and the incident
+/// it restitutes — the settlement's incident where a recorded settlement appended it, else
+/// the latest-starting outage it names.
+pub fn notice_inputs(
+    conn: &mut Conn,
+    id: i64,
+) -> Result<(EntryView, Customer, IncidentRecord), Error> {
+    let entry = super::ledger::load_entry(conn, id)?
+        .ok_or_else(|| Error::not_found("entry", entry_id(id)))?;
+    if entry.kind != EntryKind::SlaCredit {
+        return Err(Error::conflict(
+            ConflictKind::State,
+            "entry_id",
+            format!(
+                "{} is a {} entry: notices are written for sla_credit entries",
+                entry_id(id),
+                entry.kind.as_str()
+            ),
+        ));
+    }
+    let view = super::ledger::entry_views(conn, std::slice::from_ref(&entry))?
+        .pop()
+        .ok_or_else(|| Error::internal("entry view vanished"))?;
+    let customer = load_customer(conn, &entry.customer_id)?
+        .ok_or_else(|| Error::not_found("customer", entry.customer_id.as_str()))?;
+    let settled: Option<String> = match view.settlement_id.as_deref().and_then(parse_settlement_id)
+    {
+        Some(sid) => settlements::table
+            .find(sid)
+            .select(settlements::incident_id)
+            .first(conn)
+            .optional()?,
+        None => None,
+    };
+    let mut incident: Option<IncidentRecord> = None;
+    if let Some(iid) = settled {
+        incident = load_incident(conn, &iid)?;
+    }
+    if incident.is_none() {
+        for iid in &entry.incident_ids {
+            if let Some(i) = load_incident(conn, iid)? {
+                let later = incident
+                    .as_ref()
+                    .is_none_or(|c| i.started_at >= c.started_at);
+                if i.kind == IncidentKind::Outage && later {
+                    incident = Some(i);
+                }
+            }
+        }
+    }
+    let incident = incident.ok_or_else(|| {
+        Error::conflict(
+            ConflictKind::State,
+            "entry_id",
+            format!(
+                "{} names no stored outage to write a notice about",
+                entry_id(id)
+            ),
+        )
+    })?;
+    Ok((view, customer, incident))
+}
+
+/// Customers with entries appended by a recorded settlement of an incident, in id order.
+pub fn settled_customers(conn: &mut Conn, incident_id: &str) -> Result<Vec<String>, Error> {
+    let ids: Vec<i64> = settlements::table
+        .filter(settlements::incident_id.eq(incident_id))
+        .select(settlements::id)
+        .load(conn)?;
+    let mut customers: Vec<String> = settlement_lines::table
+        .filter(settlement_lines::settlement_id.eq_any(&ids))
+        .filter(settlement_lines::entry_id.is_not_null())
+        .select(settlement_lines::customer_id)
+        .distinct()
+        .load(conn)?;
+    customers.sort();
+    Ok(customers)
+}
+
+/// A customer's entries appended by recorded settlements of an incident, oldest first.
+pub fn settled_entries(
+    conn: &mut Conn,
+    incident_id: &str,
+    customer_id: &str,
+) -> Result<Vec<EntryView>, Error> {
+    let ids: Vec<i64> = settlements::table
+        .filter(settlements::incident_id.eq(incident_id))
+        .select(settlements::id)
+        .load(conn)?;
+    let mut entry_ids: Vec<Option<i64>> = settlement_lines::table
+        .filter(settlement_lines::settlement_id.eq_any(&ids))
+        .filter(settlement_lines::customer_id.eq(customer_id))
+        .filter(settlement_lines::entry_id.is_not_null())
+        .select(settlement_lines::entry_id)
+        .load(conn)?;
+    entry_ids.sort();
+    let mut entries = Vec::with_capacity(entry_ids.len());
+    for id in entry_ids.into_iter().flatten() {
+        if let Some(e) = super::ledger::load_entry(conn, id)? {
+            entries.push(e);
+        }
+    }
+    super::ledger::entry_views(conn, &entries)
 }

@@ -14,7 +14,7 @@ struct One {
     v: String,
 }
 
-/// A logical dump of every table (each row quoted, in primary-key order): what a dry run
+/// A logical dump of every table (each row quoted, rows sorted): what a dry run
 /// must leave as it is. The file alone would not do: WAL mode may not have touched it yet.
 fn dump(app: &TestApp) -> String {
     let path = app.db.trim_start_matches("sqlite://");
@@ -38,13 +38,10 @@ fn dump(app: &TestApp) -> String {
             .map(|c| format!("quote(\"{}\")", c.v))
             .collect::<Vec<_>>()
             .join(" || ',' || ");
-        let order = (1..=cols.len()).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
-        let rows: Vec<One> = diesel::sql_query(format!(
-            "SELECT {row} AS v FROM \"{}\" ORDER BY {order}",
-            t.v
-        ))
-        .load(&mut c)
-        .unwrap();
+        let rows: Vec<One> =
+            diesel::sql_query(format!("SELECT {row} AS v FROM \"{}\" ORDER BY 1", t.v))
+                .load(&mut c)
+                .unwrap();
         out.push_str(&format!("== {}\n", t.v));
         for r in rows {
             out.push_str(&r.v);
@@ -140,11 +137,20 @@ fn the_olark_case_settles_each_customer_once_and_writes_each_a_notice() {
     // 2026 case is only dry-run (and its real run is refused), and the same case one year
     // earlier (2025, whose November also has 30 days and December 31) is settled for real.
     let end_2026 = chrono::DateTime::parse_from_rfc3339("2026-12-01T19:00:00Z").unwrap();
-    let year = if chrono::Utc::now() >= end_2026 { 2026 } else { 2025 };
+    let year = if chrono::Utc::now() >= end_2026 {
+        2026
+    } else {
+        2025
+    };
     if year == 2025 {
         let app = spawn_app();
         olark_book(&app, 2026);
-        let a = post(&app, "finance", "/v1/incidents/chat-2026/credits", r#"{"dry_run": false}"#);
+        let a = post(
+            &app,
+            "finance",
+            "/v1/incidents/chat-2026/credits",
+            r#"{"dry_run": false}"#,
+        );
         let p = a.problem(409, "not-yet-ended");
         assert_eq!(p["errors"][0]["field"], "ended_at");
         let a = post(
@@ -172,7 +178,10 @@ fn the_olark_case_settles_each_customer_once_and_writes_each_a_notice() {
     assert_eq!(dry["customers"], 3);
     assert_eq!(dry["entries_appended"], 0);
     // 1.93 + 1.87 + 1.87 = 5.67
-    assert_eq!(dry["totals"], serde_json::json!([{"currency": "USD", "amount": "5.67"}]));
+    assert_eq!(
+        dry["totals"],
+        serde_json::json!([{"currency": "USD", "amount": "5.67"}])
+    );
     assert_eq!(figures(&dry), olark_lines(year, true));
     assert_eq!(dry["has_more"], false);
 
@@ -226,7 +235,12 @@ fn the_olark_case_settles_each_customer_once_and_writes_each_a_notice() {
     assert_eq!(s["customers"], 3);
     assert_eq!(s["entries_appended"], 3);
     assert_eq!(s["totals"], dry["totals"]);
-    let page = get(&app, "support", &format!("/v1/settlements/{stl}/lines?limit=2")).json();
+    let page = get(
+        &app,
+        "support",
+        &format!("/v1/settlements/{stl}/lines?limit=2"),
+    )
+    .json();
     assert_eq!(figures(&page), olark_lines(year, true)[..2].to_vec());
     assert_eq!(page["has_more"], true);
     let after = page["next_after"].as_str().unwrap();
@@ -265,7 +279,10 @@ fn notices_name_the_amount_and_local_times(app: &TestApp, year: i32, entries: &[
     for (customer, entry) in entries {
         let a = get(app, "support", &format!("/v1/credits/{entry}/notice"));
         assert_eq!(a.status, 200, "{}", a.body);
-        assert!(a.header("content-type").unwrap().starts_with("text/markdown"));
+        assert!(a
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/markdown"));
         let text = &a.body;
         // 21:06 PST = 05:06Z = 00:06 EST = 06:06 CET; 11:00 PST = 19:00Z = 14:00 EST = 20:00 CET.
         let (amount, start, end) = match customer.as_str() {
@@ -322,19 +339,52 @@ fn tiers_are_not_additive_two_short_incidents_owe_the_ten_percent_once() {
     };
     // September 2026 in UTC (the preset measures in UTC): 30 days = 2,592,000 s.
     // One 3-minute incident: uptime (2,592,000 − 180) ÷ 2,592,000 = 99.99305…% ≥ 99.99: 0.
-    assert_eq!(post(&app, "admin", "/v1/incidents", &incident("a", 10)).status, 201);
-    let first = post(&app, "finance", "/v1/incidents/a/credits", r#"{"dry_run": false}"#).json();
-    assert_eq!(figures(&first), vec![line("shop", "2026-09", "0.00", "0.00")]);
+    assert_eq!(
+        post(&app, "admin", "/v1/incidents", &incident("a", 10)).status,
+        201
+    );
+    let first = post(
+        &app,
+        "finance",
+        "/v1/incidents/a/credits",
+        r#"{"dry_run": false}"#,
+    )
+    .json();
+    assert_eq!(
+        figures(&first),
+        vec![line("shop", "2026-09", "0.00", "0.00")]
+    );
     assert_eq!(first["entries_appended"], 0);
     // A second one: (2,592,000 − 360) ÷ 2,592,000 = 99.98611…% in [99.0, 99.99): 10% of
     // 100.00 = 10.00, all of it new.
-    assert_eq!(post(&app, "admin", "/v1/incidents", &incident("b", 20)).status, 201);
-    let second = post(&app, "finance", "/v1/incidents/b/credits", r#"{"dry_run": false}"#).json();
-    assert_eq!(figures(&second), vec![line("shop", "2026-09", "10.00", "10.00")]);
+    assert_eq!(
+        post(&app, "admin", "/v1/incidents", &incident("b", 20)).status,
+        201
+    );
+    let second = post(
+        &app,
+        "finance",
+        "/v1/incidents/b/credits",
+        r#"{"dry_run": false}"#,
+    )
+    .json();
+    assert_eq!(
+        figures(&second),
+        vec![line("shop", "2026-09", "10.00", "10.00")]
+    );
     assert_eq!(second["entries_appended"], 1);
     // Settling the first again finds the period already at its target: not 10% twice.
-    let again = post(&app, "finance", "/v1/incidents/a/credits", r#"{"dry_run": false}"#).json();
-    assert_eq!(figures(&again), vec![line("shop", "2026-09", "10.00", "0.00")]);
+    let again = post(
+        &app,
+        "finance",
+        "/v1/incidents/a/credits",
+        r#"{"dry_run": false}"#,
+    )
+    .json();
+    assert_eq!(
+        figures(&again),
+        vec![line("shop", "2026-09", "10.00", "0.00")]
+    );
     assert_eq!(again["entries_appended"], 0);
     let credits = get(&app, "support", "/v1/customers/shop/credits").json();
     assert_eq!(credits["balances"][0]["total"], "10.00");
@@ -352,8 +402,13 @@ fn bad_settlement_requests_name_the_field_and_write_nothing() {
     );
     assert_eq!(a.status, 201, "{}", a.body);
     let before = dump(&app);
-    let p = post(&app, "admin", "/v1/incidents/open/credits", r#"{"dry_run": false, "limit": 0}"#)
-        .problem(422, "validation");
+    let p = post(
+        &app,
+        "admin",
+        "/v1/incidents/open/credits",
+        r#"{"dry_run": false, "limit": 0}"#,
+    )
+    .problem(422, "validation");
     assert_eq!(p["errors"][0]["field"], "limit");
     let p = post(
         &app,
@@ -363,12 +418,22 @@ fn bad_settlement_requests_name_the_field_and_write_nothing() {
     )
     .problem(422, "validation");
     assert_eq!(p["errors"][0]["field"], "as_of");
-    let p = post(&app, "admin", "/v1/incidents/open/credits", r#"{"dry_run": true, "colour": 1}"#)
-        .problem(422, "validation");
+    let p = post(
+        &app,
+        "admin",
+        "/v1/incidents/open/credits",
+        r#"{"dry_run": true, "colour": 1}"#,
+    )
+    .problem(422, "validation");
     assert_eq!(p["errors"][0]["field"], "colour");
     // An ongoing incident can be dry-run as of an instant, not settled.
-    post(&app, "admin", "/v1/incidents/open/credits", r#"{"dry_run": false}"#)
-        .problem(409, "not-yet-ended");
+    post(
+        &app,
+        "admin",
+        "/v1/incidents/open/credits",
+        r#"{"dry_run": false}"#,
+    )
+    .problem(409, "not-yet-ended");
     let a = post(
         &app,
         "support",
@@ -377,9 +442,17 @@ fn bad_settlement_requests_name_the_field_and_write_nothing() {
     );
     assert_eq!(a.status, 200, "{}", a.body);
     // 1 hour of a 31-day January at 100.00 × 1: 100.00 × 3,600 ÷ 2,678,400 = 0.1344… → 0.13.
-    assert_eq!(figures(&a.json()), vec![line("acme", "2026-01", "0.13", "0.13")]);
-    post(&app, "admin", "/v1/incidents/nope/credits", r#"{"dry_run": true}"#)
-        .problem(404, "not-found");
+    assert_eq!(
+        figures(&a.json()),
+        vec![line("acme", "2026-01", "0.13", "0.13")]
+    );
+    post(
+        &app,
+        "admin",
+        "/v1/incidents/nope/credits",
+        r#"{"dry_run": true}"#,
+    )
+    .problem(404, "not-found");
     assert_eq!(dump(&app), before);
     get(&app, "support", "/v1/settlements/stl_9").problem(404, "not-found");
     get(&app, "support", "/v1/settlements/x").problem(404, "not-found");
@@ -397,7 +470,14 @@ fn the_presets_are_listed_with_their_sources() {
         .collect();
     assert_eq!(
         names,
-        ["aws-ec2-region", "azure-vm", "atlassian", "mongodb-atlas", "slack-10x", "olark-2-days"]
+        [
+            "aws-ec2-region",
+            "azure-vm",
+            "atlassian",
+            "mongodb-atlas",
+            "slack-10x",
+            "olark-2-days"
+        ]
     );
     for p in v["data"].as_array().unwrap() {
         assert!(p["source"].as_str().unwrap().contains("https://"), "{p}");
