@@ -337,6 +337,7 @@ pub fn render(
         Format::Markdown => minijinja::AutoEscape::None,
     });
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
     env.add_template_owned(format.template(), source(format, settings)?)
         .map_err(|e| Error::internal(format!("notice template {}: {e}", format.template())))?;
     let t = env

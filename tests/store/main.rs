@@ -9,5 +9,6 @@ mod concurrency;
 mod foundation;
 mod kill;
 mod migrations;
+mod restitution;
 mod settlement;
 mod sums;
