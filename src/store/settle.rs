@@ -23,10 +23,12 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
+use crate::domain::batch::SharedQuote;
 use crate::domain::book::{
     fee_source, labels_touched, measuring_zone, version_for_period, Customer, EntryKind,
     IncidentRecord, PlanVersion, Plans,
 };
+use crate::domain::fee::FeeSource;
 use crate::domain::ids::entry_id;
 use crate::domain::interval::{Span, Window};
 use crate::domain::money::Currency;
@@ -276,14 +278,15 @@ struct Target {
     incident_ids_json: String,
 }
 
-fn compute_target(
+/// The engine's input for one (customer, period), and the ids of the incidents it counts.
+fn target_input(
     customer: &Customer,
     label: PeriodLabel,
     version: &PlanVersion,
     plans: &Plans,
     incidents: &[&IncidentRecord],
     as_of: Nanos,
-) -> Result<Target, Error> {
+) -> Result<(CreditInput, Vec<String>), Error> {
     let mut outages = Vec::new();
     let mut exclusions = Vec::new();
     let mut ids = Vec::with_capacity(incidents.len());
@@ -313,6 +316,18 @@ fn compute_target(
         active: None,
         periods: vec![label],
     };
+    Ok((input, ids))
+}
+
+fn compute_target(
+    customer: &Customer,
+    label: PeriodLabel,
+    version: &PlanVersion,
+    plans: &Plans,
+    incidents: &[&IncidentRecord],
+    as_of: Nanos,
+) -> Result<Target, Error> {
+    let (input, ids) = target_input(customer, label, version, plans, incidents, as_of)?;
     let result = compute(&input).map_err(|e| {
         Error::invalid(
             "plan.price",
@@ -348,6 +363,117 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
+}
+
+/// What one (customer, period) target is computed from.
+struct Cx<'a> {
+    cu: &'a Customer,
+    label: PeriodLabel,
+    version: &'a PlanVersion,
+    plans: &'a Plans,
+    incidents: &'a [IncidentRecord],
+    as_of: Nanos,
+}
+
+/// Customers whose targets differ only by price (docs/restitution.md, settlement speed):
+/// the same zone, period, currency, policy as applied, plan shape, plan start and incidents.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SharedKey {
+    zone: Tz,
+    label: PeriodLabel,
+    currency: &'static str,
+    policy: String,
+    shape: String,
+    since: Nanos,
+    incidents: Vec<usize>,
+}
+
+/// A batch's computed targets: shared quotes for customers on one plan version since an
+/// instant (every rule and both caps are linear in the fee, docs/rules.md §4–§5: one engine
+/// run at a price of 1, then one exact multiplication, the minimum and the rounding per
+/// customer), and full computations for the rest and for every entry's breakdown.
+#[derive(Default)]
+struct Targets {
+    full: HashMap<TargetKey, Target>,
+    shared: HashMap<SharedKey, SharedQuote>,
+}
+
+impl Targets {
+    /// The target credit and its currency.
+    fn credit(&mut self, cx: &Cx<'_>, key: &TargetKey) -> Result<(Decimal, Currency), Error> {
+        if let Some(t) = self.full.get(key) {
+            return Ok((t.credit, t.currency));
+        }
+        let FeeSource::History(segments) = fee_source(cx.cu, cx.plans)? else {
+            return Err(Error::internal("a customer's fees are a plan history"));
+        };
+        let [segment] = segments.as_slice() else {
+            let t = self.full(cx, key, None)?;
+            return Ok((t.credit, t.currency));
+        };
+        let skey = SharedKey {
+            zone: cx.cu.timezone,
+            label: cx.label,
+            currency: cx.version.currency.code(),
+            policy: cx.version.policy_json.clone(),
+            shape: format!(
+                "{:?}/{:?}",
+                segment.plan.billing_cycle, segment.plan.annual_split
+            ),
+            since: segment.since,
+            incidents: key.incidents.clone(),
+        };
+        if !self.shared.contains_key(&skey) {
+            let list: Vec<&IncidentRecord> =
+                key.incidents.iter().map(|k| &cx.incidents[*k]).collect();
+            let (input, _) = target_input(cx.cu, cx.label, cx.version, cx.plans, &list, cx.as_of)?;
+            let quote = SharedQuote::prepare(&input).map_err(|e| {
+                Error::invalid(
+                    "plan.price",
+                    format!(
+                        "{}: the stored plan and incidents cannot be computed: {e}",
+                        cx.label
+                    ),
+                )
+            })?;
+            self.shared.insert(skey.clone(), quote);
+        }
+        let quote = self
+            .shared
+            .get(&skey)
+            .ok_or_else(|| Error::internal("shared quote vanished"))?;
+        let index = quote
+            .index_of(cx.label)
+            .ok_or_else(|| Error::internal(format!("the engine returned no {}", cx.label)))?;
+        Ok((quote.credit(index, segment.plan.price), cx.version.currency))
+    }
+
+    /// The full computation (with its breakdown); when `expected` is given, its credit must
+    /// equal it.
+    fn full(
+        &mut self,
+        cx: &Cx<'_>,
+        key: &TargetKey,
+        expected: impl Into<Option<Decimal>>,
+    ) -> Result<&Target, Error> {
+        if !self.full.contains_key(key) {
+            let list: Vec<&IncidentRecord> =
+                key.incidents.iter().map(|k| &cx.incidents[*k]).collect();
+            let t = compute_target(cx.cu, cx.label, cx.version, cx.plans, &list, cx.as_of)?;
+            self.full.insert(key.clone(), t);
+        }
+        let t = self
+            .full
+            .get(key)
+            .ok_or_else(|| Error::internal("target vanished"))?;
+        match expected.into() {
+            Some(e) if e != t.credit => Err(Error::internal(format!(
+                "{} {}: the shared credit {e} differs from the engine's {}",
+                cx.cu.id, cx.label, t.credit
+            ))),
+            _ => Ok(t),
+        }
+    }
 }
 
 /// A booked `sla_credit` entry, as the sum needs it.
@@ -660,34 +786,13 @@ fn settle_items(
     opts: &SettleOptions,
     mut next_id: i64,
 ) -> Result<BatchOut, Error> {
-    let mut memo: HashMap<TargetKey, Target> = HashMap::new();
+    let mut targets = Targets::default();
     let mut out = BatchOut::default();
     let mut new_breakdowns: BTreeMap<String, String> = BTreeMap::new();
     let mut totals: BTreeMap<&'static str, (Currency, Decimal)> = BTreeMap::new();
     for (ci, label, version) in items {
         let cu = &input.customers[*ci];
-        let zp = label.in_zone(measuring_zone(cu, version));
-        let period_span = Span {
-            start: zp.start,
-            end: zp.end.max(zp.start + 1),
-        };
-        let relevant: Vec<usize> = incidents
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| {
-                i.concerns(cu) && i.span(opts.as_of).is_some_and(|s| s.overlaps(&period_span))
-            })
-            .map(|(k, _)| k)
-            .collect();
-        if !opts.dry_run {
-            if let Some(i) = relevant
-                .iter()
-                .map(|k| &incidents[*k])
-                .find(|i| i.ends_after(opts.as_of))
-            {
-                return Err(not_yet_ended(i, opts.as_of));
-            }
-        }
+        let relevant = relevant_incidents(cu, *label, version, incidents, opts)?;
         let key = TargetKey {
             zone: cu.timezone,
             label: *label,
@@ -696,44 +801,45 @@ fn settle_items(
             history: cu.history.clone(),
             incidents: relevant,
         };
-        if !memo.contains_key(&key) {
-            let list: Vec<&IncidentRecord> = key.incidents.iter().map(|k| &incidents[*k]).collect();
-            let t = compute_target(cu, *label, version, &input.plans, &list, opts.as_of)?;
-            memo.insert(key.clone(), t);
-        }
-        let Some(target) = memo.get(&key) else {
-            continue;
+        let cx = Cx {
+            cu,
+            label: *label,
+            version,
+            plans: &input.plans,
+            incidents,
+            as_of: opts.as_of,
         };
+        let (credit, currency) = targets.credit(&cx, &key)?;
         let label_text = label.to_string();
         let already: &[(Decimal, String)] = input
             .booked
             .get(&(cu.id.clone(), label_text.clone()))
             .map_or(&[], Vec::as_slice);
-        if let Some((_, other)) = already
-            .iter()
-            .find(|(_, cur)| cur != target.currency.code())
-        {
+        if let Some((_, other)) = already.iter().find(|(_, cur)| cur != currency.code()) {
             return Err(Error::conflict(
                 ConflictKind::State,
                 "customer",
                 format!(
                     "{} {label_text}: credits are booked in {other}, the plan bills in {}",
-                    cu.id, target.currency
+                    cu.id, currency
                 ),
             ));
         }
         let amounts: Vec<Decimal> = already.iter().map(|(a, _)| *a).collect();
         let booked_sum =
             sum_amounts(&amounts).ok_or_else(|| Error::internal("booked sum overflows"))?;
-        let delta = settlement_delta(target.credit, &amounts);
+        let delta = settlement_delta(credit, &amounts);
         let mut line_entry = None;
         if let Some(delta) = delta {
             let slot = totals
-                .entry(target.currency.code())
-                .or_insert((target.currency, Decimal::ZERO));
+                .entry(currency.code())
+                .or_insert((currency, Decimal::ZERO));
             slot.1 = sum_amounts(&[slot.1, delta])
                 .ok_or_else(|| Error::invalid("plan.price", "the settlement total overflows"))?;
             if !opts.dry_run {
+                // The entry keeps the customer's own breakdown: the full engine at this
+                // customer's price, whose credit must equal the shared one.
+                let target = targets.full(&cx, &key, credit)?;
                 out.appended += 1;
                 new_breakdowns
                     .entry(target.breakdown_sha256.clone())
@@ -755,7 +861,8 @@ fn settle_items(
             out.line_rows.push(line_row(
                 cu,
                 &label_text,
-                target,
+                currency,
+                credit,
                 booked_sum,
                 delta,
                 line_entry.as_deref(),
@@ -769,10 +876,10 @@ fn settle_items(
             out.lines.push(SettlementLine {
                 customer_id: cu.id.clone(),
                 period: label_text,
-                currency: target.currency.code().into(),
-                target: target.currency.format(target.credit),
-                booked: target.currency.format(booked_sum),
-                delta: target.currency.format(delta.unwrap_or(Decimal::ZERO)),
+                currency: currency.code().into(),
+                target: currency.format(credit),
+                booked: currency.format(booked_sum),
+                delta: currency.format(delta.unwrap_or(Decimal::ZERO)),
                 entry_id: line_entry,
                 changes: delta.is_some(),
             });
@@ -791,17 +898,18 @@ fn settle_items(
 fn line_row(
     cu: &Customer,
     label_text: &str,
-    target: &Target,
+    currency: Currency,
+    credit: Decimal,
     booked_sum: Decimal,
     delta: Option<Decimal>,
     entry: Option<&str>,
 ) -> Result<SettlementLineRow, Error> {
-    let mu = target.currency.minor_units();
+    let mu = currency.minor_units();
     let minor = |a: Decimal| {
         to_minor(a, mu).ok_or_else(|| {
             Error::invalid(
                 "plan.price",
-                format!("the credit {a} {} is out of range", target.currency),
+                format!("the credit {a} {currency} is out of range"),
             )
         })
     };
@@ -809,13 +917,47 @@ fn line_row(
         settlement_id: 0,
         customer_id: cu.id.clone(),
         period: label_text.to_string(),
-        currency: target.currency.code().into(),
+        currency: currency.code().into(),
         minor_units: i64::from(mu),
-        target_minor: minor(target.credit)?,
+        target_minor: minor(credit)?,
         booked_minor: minor(booked_sum)?,
         delta_minor: minor(delta.unwrap_or(Decimal::ZERO))?,
         entry_id: entry.and_then(crate::domain::ids::parse_entry_id),
     })
+}
+
+/// The incidents (indexes) that count for one (customer, period); a real settlement refuses
+/// one recorded as ending after its `as_of`.
+fn relevant_incidents(
+    cu: &Customer,
+    label: PeriodLabel,
+    version: &PlanVersion,
+    incidents: &[IncidentRecord],
+    opts: &SettleOptions,
+) -> Result<Vec<usize>, Error> {
+    let zp = label.in_zone(measuring_zone(cu, version));
+    let period_span = Span {
+        start: zp.start,
+        end: zp.end.max(zp.start + 1),
+    };
+    let relevant: Vec<usize> = incidents
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| {
+            i.concerns(cu) && i.span(opts.as_of).is_some_and(|s| s.overlaps(&period_span))
+        })
+        .map(|(k, _)| k)
+        .collect();
+    if !opts.dry_run {
+        if let Some(i) = relevant
+            .iter()
+            .map(|k| &incidents[*k])
+            .find(|i| i.ends_after(opts.as_of))
+        {
+            return Err(not_yet_ended(i, opts.as_of));
+        }
+    }
+    Ok(relevant)
 }
 
 /// A real settlement may not pay for outage time after its `as_of`.
