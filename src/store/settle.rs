@@ -141,6 +141,8 @@ pub fn settle_incident(
         acc.settlement = Some(id);
     }
     let batches = ids.len().div_ceil(opts.batch_size.max(1));
+    // Targets are kept from batch to batch (customers on list plans share them all along).
+    let mut targets = Targets::default();
     for (k, chunk) in ids.chunks(opts.batch_size.max(1)).enumerate() {
         let stage = Stage {
             record,
@@ -153,6 +155,7 @@ pub fn settle_incident(
             opts,
             stage,
             &mut acc,
+            &mut targets,
         )?;
     }
     Ok(acc.finish())
@@ -183,6 +186,7 @@ pub fn settle_customer_period(
         opts,
         Stage::default(),
         &mut acc,
+        &mut Targets::default(),
     )?;
     if acc.customers == 0 {
         return Err(Error::not_found("customer", customer_id));
@@ -396,9 +400,31 @@ struct SharedKey {
 struct Targets {
     full: HashMap<TargetKey, Target>,
     shared: HashMap<SharedKey, SharedQuote>,
+    /// The incidents the keys' indexes point into.
+    incidents: Vec<IncidentRecord>,
 }
 
+/// Computed targets kept at most (each holds its breakdown): memory stays flat.
+const TARGETS_KEPT: usize = 20_000;
+
 impl Targets {
+    /// Keys hold indexes into the batch's incidents: a batch whose incidents differ (another
+    /// range, or an incident changed in between) starts afresh; and so does one past the
+    /// bound.
+    fn begin_batch(&mut self, incidents: &[IncidentRecord]) {
+        if self.incidents.as_slice() != incidents {
+            self.full.clear();
+            self.shared.clear();
+            self.incidents = incidents.to_vec();
+        }
+        if self.full.len() > TARGETS_KEPT {
+            self.full.clear();
+        }
+        if self.shared.len() > TARGETS_KEPT {
+            self.shared.clear();
+        }
+    }
+
     /// The target credit and its currency.
     fn credit(&mut self, cx: &Cx<'_>, key: &TargetKey) -> Result<(Decimal, Currency), Error> {
         if let Some(t) = self.full.get(key) {
@@ -495,13 +521,14 @@ fn run_batch(
     opts: &SettleOptions,
     stage: Stage,
     acc: &mut Accumulator,
+    targets: &mut Targets,
 ) -> Result<(), Error> {
     let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
         return Ok(());
     };
     let prior: &Accumulator = acc;
     let body = |c: &mut Conn| -> Result<BatchOut, Error> {
-        let mut out = batch_body(c, ids, first, last, work, opts)?;
+        let mut out = batch_body(c, ids, first, last, work, opts, targets)?;
         if stage.record {
             record_batch(c, work, opts, stage, prior, &mut out)?;
         }
@@ -607,6 +634,7 @@ fn batch_body(
     last: &str,
     work: &Work<'_>,
     opts: &SettleOptions,
+    targets: &mut Targets,
 ) -> Result<BatchOut, Error> {
     let input = load_batch(c, ids, first, last, work)?;
     let (items, range, settled_customers) = plan_items(&input, work, opts)?;
@@ -615,7 +643,7 @@ fn batch_body(
         None => Vec::new(),
     };
     let next_id = if opts.dry_run { 0 } else { next_entry_id(c)? };
-    let mut out = settle_items(&input, &items, &incidents, opts, next_id)?;
+    let mut out = settle_items(&input, &items, &incidents, opts, next_id, targets)?;
     out.customers = settled_customers;
     if !opts.dry_run && !out.rows.is_empty() {
         insert_breakdowns(c, &std::mem::take(&mut out.breakdowns))?;
@@ -785,8 +813,9 @@ fn settle_items(
     incidents: &[IncidentRecord],
     opts: &SettleOptions,
     mut next_id: i64,
+    targets: &mut Targets,
 ) -> Result<BatchOut, Error> {
-    let mut targets = Targets::default();
+    targets.begin_batch(incidents);
     let mut out = BatchOut::default();
     let mut new_breakdowns: BTreeMap<String, String> = BTreeMap::new();
     let mut totals: BTreeMap<&'static str, (Currency, Decimal)> = BTreeMap::new();
