@@ -29,18 +29,23 @@ for _ in $(seq 1 100); do
 done
 
 settle() {
-  curl -fsS -o "$WORK/$1.json" -w '%{time_total}' -X POST \
+  curl -fsS -o "$WORK/$1-$2.json" -w '%{time_total}' -X POST \
     -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    -d '{"dry_run": false, "limit": 5}' "http://127.0.0.1:$PORT/v1/incidents/$1/credits"
+    -d "{\"dry_run\": $2, \"limit\": 5}" "http://127.0.0.1:$PORT/v1/incidents/$1/credits"
 }
-for inc in dc-dark list-only custom-only; do
-  secs=$(settle "$inc")
-  python3 - "$WORK/$inc.json" "$secs" "$inc" <<'PY'
+# The incident of everyone, for real; then each share dry (shared quotes only) and for real
+# (every entry with its own breakdown).
+for run in dc-dark:false list-only:true custom-only:true list-only:false custom-only:false; do
+  inc=${run%%:*}
+  dry=${run#*:}
+  secs=$(settle "$inc" "$dry")
+  python3 - "$WORK/$inc-$dry.json" "$secs" "$inc" "$dry" <<'PY'
 import json, sys
 a = json.load(open(sys.argv[1]))
 s = float(sys.argv[2])
-print(f"{sys.argv[3]}: {s:.2f} s, customers {a['customers']}, periods {a['periods']}, "
-      f"entries {a['entries_appended']}, {a['customers'] / s:,.0f} customers/s, totals {a['totals']}")
+print(f"{sys.argv[3]} dry_run={sys.argv[4]}: {s:.2f} s, customers {a['customers']}, "
+      f"periods {a['periods']}, entries {a['entries_appended']}, "
+      f"{a['customers'] / s:,.0f} customers/s, totals {a['totals']}")
 PY
 done
 

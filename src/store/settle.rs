@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::batch::SharedQuote;
 use crate::domain::book::{
     fee_source, labels_touched, measuring_zone, version_for_period, Customer, EntryKind,
-    IncidentRecord, PlanVersion, Plans,
+    IncidentRecord, PlanInfo, PlanVersion, Plans,
 };
 use crate::domain::fee::FeeSource;
 use crate::domain::ids::entry_id;
@@ -46,7 +46,7 @@ use super::entries::{insert_breakdowns, insert_entries, next_entry_id};
 use super::incidents::{load_incident, load_overlapping};
 use super::models::{BreakdownRow, EntryRow};
 use super::plans::load_plans_named;
-use super::schema::ledger_entries;
+use super::schema::{ledger_entries, plan_versions};
 use super::settlements::{
     insert_lines, insert_result, insert_settlement, next_settlement_id, Finished, SettlementLineRow,
 };
@@ -402,6 +402,8 @@ struct Targets {
     shared: HashMap<SharedKey, SharedQuote>,
     /// The incidents the keys' indexes point into.
     incidents: Vec<IncidentRecord>,
+    /// Plans parsed in earlier batches (see [`cached_plans`]).
+    plans: Plans,
 }
 
 /// Computed targets kept at most (each holds its breakdown): memory stays flat.
@@ -422,6 +424,9 @@ impl Targets {
         }
         if self.shared.len() > TARGETS_KEPT {
             self.shared.clear();
+        }
+        if self.plans.len() > TARGETS_KEPT {
+            self.plans.clear();
         }
     }
 
@@ -636,7 +641,7 @@ fn batch_body(
     opts: &SettleOptions,
     targets: &mut Targets,
 ) -> Result<BatchOut, Error> {
-    let input = load_batch(c, ids, first, last, work)?;
+    let input = load_batch(c, ids, first, last, work, &mut targets.plans)?;
     let (items, range, settled_customers) = plan_items(&input, work, opts)?;
     let incidents = match range {
         Some(r) => load_overlapping(c, r, opts.as_of)?,
@@ -659,6 +664,7 @@ fn load_batch(
     first: &str,
     last: &str,
     work: &Work<'_>,
+    cache: &mut Plans,
 ) -> Result<BatchInput, Error> {
     let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
     let mut customers = load_customer_range(c, first, last)?;
@@ -667,7 +673,7 @@ fn load_batch(
         .iter()
         .flat_map(|cu| cu.history.iter().map(|(_, p)| p.as_str()))
         .collect();
-    let plans = load_plans_named(c, &plan_ids.into_iter().collect::<Vec<_>>())?;
+    let plans = cached_plans(c, cache, &plan_ids.into_iter().collect::<Vec<_>>())?;
 
     // Booked sla_credit entries of these customers: one range scan.
     let booked_rows: Vec<BookedRow> = ledger_entries::table
@@ -726,6 +732,38 @@ fn load_batch(
         referenced,
         incident,
     })
+}
+
+/// The plans of a batch. Parsing a plan's policies costs more than the rest of a customer's
+/// settlement, so plans parsed in an earlier batch are kept and reused while their number
+/// of versions is unchanged (versions are only ever appended); the others are loaded.
+fn cached_plans(c: &mut Conn, cache: &mut Plans, ids: &[&str]) -> Result<Plans, Error> {
+    let mut counts: HashMap<String, i64> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(10_000) {
+        let rows: Vec<(String, i64)> = plan_versions::table
+            .filter(plan_versions::plan_id.eq_any(chunk))
+            .group_by(plan_versions::plan_id)
+            .select((plan_versions::plan_id, diesel::dsl::count_star()))
+            .load(c)?;
+        counts.extend(rows);
+    }
+    let fresh = |p: &PlanInfo| {
+        counts
+            .get(p.id.as_str())
+            .is_some_and(|n| usize::try_from(*n).is_ok_and(|n| n == p.versions.len()))
+    };
+    let missing: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| !cache.get(*id).is_some_and(fresh))
+        .collect();
+    if !missing.is_empty() {
+        cache.extend(load_plans_named(c, &missing)?);
+    }
+    Ok(ids
+        .iter()
+        .filter_map(|id| cache.get(*id).map(|p| (p.id.clone(), p.clone())))
+        .collect())
 }
 
 /// The (customer, period) pairs to settle, with the policy version of each; the instant
