@@ -29,8 +29,8 @@
 //! ```
 
 pub mod cli;
-pub mod domain;
 pub mod http;
 pub mod notice;
+pub mod domain;
 pub mod store;
 pub mod wire;

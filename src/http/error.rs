@@ -26,14 +26,8 @@ pub const PROBLEMS: &[(&str, &str)] = &[
     ("unsupported-media-type", "Unsupported content type"),
     ("payload-too-large", "The body is too large"),
     ("method-not-allowed", "Method not allowed"),
-    (
-        "idempotency-key-reused",
-        "The Idempotency-Key was used with another request",
-    ),
-    (
-        "idempotency-in-flight",
-        "A request with this Idempotency-Key is still running",
-    ),
+    ("idempotency-key-reused", "The Idempotency-Key was used with another request"),
+    ("idempotency-in-flight", "A request with this Idempotency-Key is still running"),
 ];
 
 /// An API error: the taxonomy's, or one only HTTP has.
@@ -108,10 +102,7 @@ impl ApiError {
         let (detail, errors) = match self {
             ApiError::Wire(e @ Error::Internal { .. }) => {
                 tracing::error!(error = %e.log_chain(), "internal error");
-                (
-                    "The server failed; the failure is logged.".to_string(),
-                    Vec::new(),
-                )
+                ("The server failed; the failure is logged.".to_string(), Vec::new())
             }
             ApiError::Wire(e) => (
                 detail_of(e),

@@ -398,11 +398,7 @@ pub fn goodwill(
 }
 
 /// The entry a goodwill `reference` already names for a customer.
-fn referenced_entry(
-    conn: &mut Conn,
-    customer_id: &str,
-    reference: &str,
-) -> Result<Option<i64>, Error> {
+fn referenced_entry(conn: &mut Conn, customer_id: &str, reference: &str) -> Result<Option<i64>, Error> {
     Ok(entry_references::table
         .filter(entry_references::customer_id.eq(customer_id))
         .filter(entry_references::reference.eq(reference))

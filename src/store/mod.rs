@@ -14,9 +14,9 @@
 pub mod convert;
 pub mod customers;
 pub mod entries;
-pub mod idempotency;
 pub mod incidents;
 pub mod keys;
+pub mod idempotency;
 pub mod ledger;
 pub mod models;
 pub mod plans;
