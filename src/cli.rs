@@ -75,6 +75,9 @@ pub enum Command {
     /// Settle credits: every affected customer's periods of an incident, or one
     /// (customer, period). Appends only the difference from what is booked.
     Settle(SettleArgs),
+    /// Write the follow-up notice of every customer an incident's recorded settlements
+    /// credited: one file per customer (CUSTOMER.md, or .html), from the templates.
+    Notices(NoticesArgs),
     /// A customer's balance per currency and ledger entries, newest first.
     Ledger(LedgerArgs),
     /// A goodwill credit: N days of a period's fee, or an amount.
@@ -282,6 +285,22 @@ pub enum KeysCommand {
 }
 
 #[derive(Debug, Args)]
+pub struct NoticesArgs {
+    /// The incident whose settled credits the notices are about.
+    #[arg(long)]
+    pub incident: String,
+    /// The directory to write into (created if missing).
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    /// `md` (Markdown) or `html`.
+    #[arg(long, default_value = "md")]
+    pub format: String,
+    /// A directory with `notice.md.j2` and `notice.html.j2` replacing the embedded templates.
+    #[arg(long, env = "SLA_CREDIT_TEMPLATES")]
+    pub templates: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct SettleArgs {
     /// Settle every affected customer's periods of this incident.
     #[arg(long, conflicts_with_all = ["customer", "period"])]
@@ -387,6 +406,7 @@ pub fn run() -> i32 {
         Command::Customers(c) => run_customers(&cli.database, c),
         Command::Incidents(c) => run_incidents(&cli.database, c),
         Command::Settle(args) => run_settle(&cli.database, &cli.actor, &args),
+        Command::Notices(args) => run_notices(&cli.database, &args),
         Command::Ledger(args) => run_ledger(&cli.database, &args),
         Command::Goodwill(args) => run_goodwill(&cli.database, &cli.actor, args),
         Command::Import(args) => run_import(&cli.database, &cli.actor, &args),
@@ -675,6 +695,7 @@ fn run_settle(database: &str, actor: &str, args: &SettleArgs) -> Result<(), Erro
         dry_run: args.dry_run,
         as_of: args.as_of.clone(),
         limit: None,
+        after: None,
     }
     .check(now)?;
     if args.batch_size == 0 {
@@ -685,6 +706,8 @@ fn run_settle(database: &str, actor: &str, args: &SettleArgs) -> Result<(), Erro
     opts.dry_run = cmd.dry_run;
     opts.as_of = cmd.as_of;
     opts.batch_size = args.batch_size;
+    // A real incident-wide run is recorded as a settlement, like one made over HTTP.
+    opts.record = args.incident.is_some();
     let store = if cmd.dry_run {
         Store::open_existing(database)?
     } else {
@@ -709,6 +732,51 @@ fn run_settle(database: &str, actor: &str, args: &SettleArgs) -> Result<(), Erro
         report.data.retain(|l| l.changes);
     }
     print(&report)
+}
+
+/// What `notices` wrote.
+#[derive(Serialize)]
+struct NoticesOut {
+    incident_id: String,
+    customers: usize,
+    files: Vec<String>,
+}
+
+fn run_notices(database: &str, args: &NoticesArgs) -> Result<(), Error> {
+    let format = match args.format.as_str() {
+        "md" | "markdown" => crate::notice::Format::Markdown,
+        "html" => crate::notice::Format::Html,
+        _ => return Err(Error::invalid("format", "must be md or html")),
+    };
+    let mut settings = crate::notice::NoticeSettings::from_env();
+    settings.template_dir.clone_from(&args.templates);
+    let store = Store::open_existing(database)?;
+    let mut conn = store.conn()?;
+    let incident = crate::store::incidents::load_incident(&mut conn, &args.incident)?
+        .ok_or_else(|| Error::not_found("incident", args.incident.as_str()))?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| Error::invalid("out", format!("{}: {e}", args.out.display())))?;
+    let ids = crate::store::settlements::settled_customers(&mut conn, &incident.id)?;
+    let mut files = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let entries = crate::store::settlements::settled_entries(&mut conn, &incident.id, id)?;
+        if entries.is_empty() {
+            continue;
+        }
+        let customer = crate::store::customers::load_customer(&mut conn, id)?
+            .ok_or_else(|| Error::not_found("customer", id.as_str()))?;
+        let data = crate::notice::assemble(&customer, &incident, &entries, &settings)?;
+        let text = crate::notice::render(&data, format, &settings)?;
+        let path = args.out.join(format!("{id}.{}", format.extension()));
+        std::fs::write(&path, text)
+            .map_err(|e| Error::invalid("out", format!("{}: {e}", path.display())))?;
+        files.push(path.display().to_string());
+    }
+    print(&NoticesOut {
+        incident_id: incident.id.clone(),
+        customers: files.len(),
+        files,
+    })
 }
 
 /// The command line's ledger view: the customer, balances, and entries (compact lines by

@@ -34,6 +34,7 @@ pub mod cli;
 pub mod csv;
 pub mod domain;
 pub mod http;
+pub mod notice;
 pub mod store;
 pub mod web;
 pub mod wire;

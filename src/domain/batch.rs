@@ -1,4 +1,4 @@
-//! Many customers, one incident (issue 2, benchmark c): customers who share a zone, a policy, a
+//! Many customers, one incident (docs/restitution.md, settlement speed): customers who share a zone, a policy, a
 //! plan shape and the same windows differ only by price, and every rule of §4 and both caps are
 //! linear in the fee. So the engine runs once per (zone, policy, plan shape) at a price of 1,
 //! and each customer costs one exact multiplication, the minimum check and one rounding.
@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use super::credit::{compute, CreditInput, CreditResult};
 use super::error::ValidationErrors;
 use super::exact::{q_dec, round_q, round_ratio, Q};
-use super::fee::{FeeSource, Plan};
+use super::fee::{FeeSource, Plan, PlanSegment};
 use super::money::{Currency, RoundingMode};
 use super::period::PeriodLabel;
 
@@ -32,20 +32,32 @@ pub struct SharedQuote {
 }
 
 impl SharedQuote {
-    /// Runs the engine once for a plan shape at a price of 1. `input.fees` must be a plan; its
-    /// price is ignored.
+    /// Runs the engine once for a plan shape at a price of 1. `input.fees` must be a plan, or
+    /// a plan history of one segment (a customer who has been on one plan version since an
+    /// instant); its price is ignored.
     pub fn prepare(input: &CreditInput) -> Result<SharedQuote, ValidationErrors> {
-        let FeeSource::Plan(plan) = &input.fees else {
-            return Err(ValidationErrors::one(
-                "fees",
-                "a shared quote needs a plan (prices scale it)",
-            ));
-        };
         let mut unit = input.clone();
-        unit.fees = FeeSource::Plan(Plan {
-            price: Decimal::ONE,
-            ..*plan
-        });
+        unit.fees = match &input.fees {
+            FeeSource::Plan(plan) => FeeSource::Plan(Plan {
+                price: Decimal::ONE,
+                ..*plan
+            }),
+            FeeSource::History(segments) if segments.len() == 1 => {
+                FeeSource::History(vec![PlanSegment {
+                    since: segments[0].since,
+                    plan: Plan {
+                        price: Decimal::ONE,
+                        ..segments[0].plan
+                    },
+                }])
+            }
+            _ => {
+                return Err(ValidationErrors::one(
+                    "fees",
+                    "a shared quote needs one plan (prices scale it)",
+                ))
+            }
+        };
         // The minimum is not linear in the price: it is applied per customer.
         unit.policy.minimum = None;
         let unit_result = compute(&unit)?;
@@ -64,6 +76,11 @@ impl SharedQuote {
             periods,
             unit_result,
         })
+    }
+
+    /// The index of a period's factor.
+    pub fn index_of(&self, label: PeriodLabel) -> Option<usize> {
+        self.periods.iter().position(|p| p.label == label)
     }
 
     /// The rounded credit of period `index` for a customer paying `price`.
@@ -134,6 +151,68 @@ mod tests {
                         "{price} {}",
                         period.label
                     );
+                }
+            }
+        }
+    }
+
+    /// Random custom prices, several policies and both fee forms (a plan, and a one-segment
+    /// plan history): the shared credit equals the single-quote engine's, exactly.
+    #[test]
+    fn shared_quote_equals_the_engine_for_random_custom_prices() {
+        let policies = [
+            r#"{"rule":{"kind":"uptime_tiers","tiers":[{"uptime":"[99.0, 99.99)","credit_percent":"10"},{"uptime":"[0, 99.0)","credit_percent":"30"}]},"cap":{"days":1}}"#,
+            r#"{"rule":{"kind":"days_of_service","days":2,"day_basis":"actual"},"rounding":"up"}"#,
+            r#"{"rule":{"kind":"days_of_service"},"target_percent":"99.9","rounding":"down"}"#,
+            r#"{"rule":{"kind":"downtime_multiple","multiplier":"25","excess_only":true},"target_percent":"99.5","minimum":"1.00"}"#,
+            r#"{"rule":{"kind":"downtime_multiple","multiplier":"10"},"cap":{"percent":"15"},"rounding":"half_even"}"#,
+        ];
+        let fees = |price: &str, history: bool| {
+            if history {
+                format!(
+                    r#""plan_history":[{{"since":"2026-02-10T00:00:00Z","price":"{price}","billing_cycle":"annual","annual_split":"days"}}]"#
+                )
+            } else {
+                format!(r#""plan":{{"price":"{price}","billing_cycle":"quarterly"}}"#)
+            }
+        };
+        let request = |price: &str, history: bool, policy: &str| {
+            format!(
+                r#"{{"currency":"KWD","timezone":"Asia/Kolkata",{},"policy":{policy},
+                "outages":[{{"start":"2026-03-08T09:30:00Z","end":"2026-03-08T21:07:13Z","impact":"0.7"}},
+                           {{"start":"2026-03-31T23:00:00Z","end":"2026-04-01T09:00:00Z"}}]}}"#,
+                fees(price, history)
+            )
+        };
+        let mut seed: u64 = 0x5eed_1234_abcd_0001;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            seed >> 11
+        };
+        for policy in policies {
+            for history in [false, true] {
+                let shared = parse_quote(&request("1", history, policy))
+                    .and_then(|i| SharedQuote::prepare(&i))
+                    .expect("prepare");
+                for _ in 0..40 {
+                    // KWD has 3 minor digits: prices from 0.001 to 10^9.
+                    let minor = 1 + next() % 1_000_000_000_000;
+                    let price = Decimal::new(i64::try_from(minor).unwrap_or(1), 3);
+                    let text = price.to_string();
+                    let full = parse_quote(&request(&text, history, policy))
+                        .and_then(|i| compute(&i))
+                        .expect("compute");
+                    assert_eq!(full.periods.len(), shared.periods.len());
+                    for (i, period) in full.periods.iter().enumerate() {
+                        assert_eq!(
+                            shared.credit(i, price),
+                            period.credit,
+                            "{policy} {history} {text} {}",
+                            period.label
+                        );
+                    }
                 }
             }
         }

@@ -1,7 +1,9 @@
-//! Shipped policy presets (api.md): public vendors' SLA terms as policies. A policy object
+//! Shipped policy presets (docs/restitution.md): public vendors' SLA terms as policies. A policy object
 //! `{"preset": "NAME", …}` is the preset with the fields given beside it overriding its own.
 
-use serde_json::{json, Map, Value};
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
 
 use super::error::{field_error, FieldError};
 
@@ -15,43 +17,58 @@ pub const PRESET_NAMES: [&str; 6] = [
     "olark-2-days",
 ];
 
-fn tiers(list: &[(&str, &str)]) -> Value {
-    json!({
-        "kind": "uptime_tiers",
-        "tiers": list.iter().map(|(u, p)| json!({"uptime": u, "credit_percent": p})).collect::<Vec<_>>(),
+/// The shipped preset files (`fixtures/policies/NAME.json`), embedded in the binary: each
+/// names the public terms it follows and their measurement zone beside the policy.
+const PRESET_FILES: [(&str, &str); 6] = [
+    (
+        "aws-ec2-region",
+        include_str!("../../fixtures/policies/aws-ec2-region.json"),
+    ),
+    (
+        "azure-vm",
+        include_str!("../../fixtures/policies/azure-vm.json"),
+    ),
+    (
+        "atlassian",
+        include_str!("../../fixtures/policies/atlassian.json"),
+    ),
+    (
+        "mongodb-atlas",
+        include_str!("../../fixtures/policies/mongodb-atlas.json"),
+    ),
+    (
+        "slack-10x",
+        include_str!("../../fixtures/policies/slack-10x.json"),
+    ),
+    (
+        "olark-2-days",
+        include_str!("../../fixtures/policies/olark-2-days.json"),
+    ),
+];
+
+fn parsed() -> &'static [(&'static str, Value)] {
+    static PARSED: OnceLock<Vec<(&'static str, Value)>> = OnceLock::new();
+    PARSED.get_or_init(|| {
+        PRESET_FILES
+            .iter()
+            // A file that does not parse is caught by the tests; here it is only left out.
+            .filter_map(|(name, text)| serde_json::from_str(text).ok().map(|v| (*name, v)))
+            .collect()
     })
+}
+
+/// Every shipped preset file as it is (name, title, source, terms, measurement zone, policy),
+/// in the order of [`PRESET_NAMES`].
+pub fn preset_files() -> Vec<Value> {
+    parsed().iter().map(|(_, v)| v.clone()).collect()
 }
 
 /// The policy of a preset, in the wire form.
 pub fn preset(name: &str) -> Option<Value> {
-    let policy = match name {
-        // Amazon EC2 region-level SLA: 99.99% monthly uptime; 10% / 30% / 100%.
-        "aws-ec2-region" => {
-            json!({"rule": tiers(&[("[99.0, 99.99)", "10"), ("[95.0, 99.0)", "30"), ("[0, 95.0)", "100")])})
-        }
-        // Azure virtual machines across availability zones: 99.99%; 10% / 25% / 100%.
-        "azure-vm" => {
-            json!({"rule": tiers(&[("[99.0, 99.99)", "10"), ("[95.0, 99.0)", "25"), ("[0, 95.0)", "100")])})
-        }
-        // Atlassian cloud (Premium): 99.9%; 10% / 25% / 50%.
-        "atlassian" => {
-            json!({"rule": tiers(&[("[99.0, 99.9)", "10"), ("[95.0, 99.0)", "25"), ("[0, 95.0)", "50")])})
-        }
-        // MongoDB Atlas (multi-region clusters): 99.995%; 10% / 25% / 100%.
-        "mongodb-atlas" => {
-            json!({"rule": tiers(&[("[99.0, 99.995)", "10"), ("[95.0, 99.0)", "25"), ("[0, 95.0)", "100")])})
-        }
-        // Slack: 10× the fees paid during downtime below 99.99%.
-        "slack-10x" => {
-            json!({"rule": {"kind": "downtime_multiple", "multiplier": "10"}, "target_percent": "99.99"})
-        }
-        // Olark's outage letter: two days' worth of service, once per incident.
-        "olark-2-days" => {
-            json!({"rule": {"kind": "days_of_service", "days": 2, "day_basis": "actual"}})
-        }
-        _ => return None,
-    };
-    Some(policy)
+    parsed()
+        .iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, v)| v.get("policy").cloned())
 }
 
 /// Resolves `{"preset": NAME, …overrides}` into a full policy object; any other value is
@@ -98,5 +115,43 @@ pub fn resolve_or_stand_in(policy: &Value, at: &str) -> (Value, Option<FieldErro
                 .or_insert_with(|| serde_json::json!({"kind": "downtime_multiple"}));
             (Value::Object(rest), Some(e))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_file_parses_names_itself_and_cites_its_terms() {
+        assert_eq!(parsed().len(), PRESET_NAMES.len());
+        for (name, (file_name, _)) in PRESET_NAMES.iter().zip(PRESET_FILES.iter()) {
+            assert_eq!(name, file_name);
+            let v = parsed()
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or(Value::Null);
+            assert_eq!(v["name"], *name);
+            for field in ["title", "source", "terms", "measurement_zone"] {
+                assert!(
+                    v[field].as_str().is_some_and(|t| !t.is_empty()),
+                    "{name}.{field}"
+                );
+            }
+            assert!(v["policy"]["rule"]["kind"].is_string(), "{name}");
+        }
+    }
+
+    #[test]
+    fn fields_beside_a_preset_override_it() {
+        let v = resolve(
+            &serde_json::json!({"preset": "slack-10x", "cap": {"percent": "50"}}),
+            "policy",
+        )
+        .unwrap_or(Value::Null);
+        assert_eq!(v["cap"]["percent"], "50");
+        assert_eq!(v["rule"]["multiplier"], "10");
+        assert!(resolve(&serde_json::json!("nonesuch"), "policy").is_err());
     }
 }

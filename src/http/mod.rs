@@ -12,6 +12,7 @@ mod imports;
 mod incidents;
 mod plans;
 mod quote;
+mod settlements;
 pub mod support;
 
 use std::net::TcpListener;
@@ -118,7 +119,13 @@ routes! {
     "/v1/customers/{id}/credits" => { GET Read credits::get_customer_credits, POST Credit credits::post_goodwill },
     "/v1/incidents" => { POST WriteBook incidents::post_incident, GET Read incidents::list_incidents },
     "/v1/incidents/{id}" => { GET Read incidents::get_incident, PATCH WriteBook incidents::patch_incident },
+    // Every role may dry-run; the handler asks for Settle when `dry_run` is false.
+    "/v1/incidents/{id}/credits" => { POST Read settlements::post_incident_credits },
+    "/v1/settlements/{id}" => { GET Read settlements::get_settlement },
+    "/v1/settlements/{id}/lines" => { GET Read settlements::list_settlement_lines },
+    "/v1/policy-presets" => { GET Read settlements::list_policy_presets },
     "/v1/credits/{entry_id}" => { GET Read credits::get_entry },
+    "/v1/credits/{entry_id}/notice" => { GET Read settlements::get_notice },
     "/v1/credits/{entry_id}/reversal" => { POST Credit credits::post_reversal },
     "/v1/ledger" => { GET Read credits::list_ledger },
     "/v1/imports" => { GET Read imports::list_imports },

@@ -247,6 +247,7 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
         references.extend(pairs);
     }
     let batches = batches_of(conn, &ids)?;
+    let settled_by = super::settlements::settlements_of_entries(conn, &ids)?;
     let mut policies: HashMap<(String, i64), Value> = HashMap::new();
     for e in entries {
         if let (Some(p), Some(v)) = (&e.plan_id, e.policy_version) {
@@ -277,7 +278,10 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
             created_by: e.created_by.clone(),
             reverses: e.reverses.map(entry_id),
             reversed_by: reversed_by.get(&e.id).copied().map(entry_id),
-            settlement_id: None,
+            settlement_id: settled_by
+                .get(&e.id)
+                .copied()
+                .map(crate::wire::credits::settlement_id),
             export_id: batches.get(&e.id).copied().map(export_id),
             plan_id: e.plan_id.clone(),
             policy_version: e.policy_version,

@@ -9,6 +9,7 @@
 //! - [`plans`], [`customers`], [`incidents`]: the inputs of a settlement.
 //! - [`ledger`]: entries, balances (summed in Rust, exactly), goodwill and reversals.
 //! - [`settle`]: settlement of (customer, period) targets, batched, one transaction per batch.
+//! - [`settlements`]: recorded settlements and their lines.
 
 pub mod convert;
 pub mod customers;
@@ -23,6 +24,7 @@ pub mod models;
 pub mod plans;
 pub mod schema;
 pub mod settle;
+pub mod settlements;
 pub mod sqlite;
 
 pub use sqlite::{Conn, DbPool, OpenMode, PooledConn};

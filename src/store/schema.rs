@@ -180,6 +180,51 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    settlement_lines (settlement_id, customer_id, period) {
+        settlement_id -> BigInt,
+        customer_id -> Text,
+        period -> Text,
+        currency -> Text,
+        minor_units -> BigInt,
+        target_minor -> BigInt,
+        booked_minor -> BigInt,
+        delta_minor -> BigInt,
+        entry_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    settlement_results (settlement_id) {
+        settlement_id -> BigInt,
+        customers -> BigInt,
+        periods -> BigInt,
+        entries_appended -> BigInt,
+        finished_at -> Text,
+    }
+}
+
+diesel::table! {
+    settlement_totals (settlement_id, currency) {
+        settlement_id -> BigInt,
+        currency -> Text,
+        minor_units -> BigInt,
+        amount_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    settlements (id) {
+        id -> BigInt,
+        incident_id -> Text,
+        created_at -> Text,
+        created_by -> Text,
+        as_of -> Text,
+        tzdb_version -> Text,
+        engine_version -> Text,
+    }
+}
+
 diesel::joinable!(entry_references -> ledger_entries (entry_id));
 diesel::joinable!(export_acknowledgements -> export_batches (export_id));
 diesel::joinable!(export_entries -> export_batches (export_id));
@@ -194,6 +239,10 @@ diesel::joinable!(ledger_entries -> customers (customer_id));
 diesel::joinable!(plan_changes -> customers (customer_id));
 diesel::joinable!(plan_changes -> plans (plan_id));
 diesel::joinable!(plan_versions -> plans (plan_id));
+diesel::joinable!(settlement_lines -> ledger_entries (entry_id));
+diesel::joinable!(settlement_lines -> settlements (settlement_id));
+diesel::joinable!(settlement_results -> settlements (settlement_id));
+diesel::joinable!(settlement_totals -> settlements (settlement_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
@@ -213,4 +262,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     plan_changes,
     plan_versions,
     plans,
+    settlement_lines,
+    settlement_results,
+    settlement_totals,
+    settlements,
 );

@@ -23,10 +23,12 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
+use crate::domain::batch::SharedQuote;
 use crate::domain::book::{
     fee_source, labels_touched, measuring_zone, version_for_period, Customer, EntryKind,
-    IncidentRecord, PlanVersion, Plans,
+    IncidentRecord, PlanInfo, PlanVersion, Plans,
 };
+use crate::domain::fee::FeeSource;
 use crate::domain::ids::entry_id;
 use crate::domain::interval::{Span, Window};
 use crate::domain::money::Currency;
@@ -35,7 +37,7 @@ use crate::domain::scope::{IncidentKind, Scope};
 use crate::domain::settlement::{delta_explanation, settlement_delta, sum_amounts};
 use crate::domain::time::{format_utc, Nanos};
 use crate::domain::{compute, CreditInput, Incident, ENGINE_VERSION, TZDB_VERSION};
-use crate::wire::credits::{SettlementLine, SettlementReport, Total};
+use crate::wire::credits::{settlement_id, SettlementLine, SettlementReport, Total};
 use crate::wire::{ConflictKind, Error};
 
 use super::convert::{from_minor, to_minor, ts};
@@ -44,7 +46,10 @@ use super::entries::{insert_breakdowns, insert_entries, next_entry_id};
 use super::incidents::{load_incident, load_overlapping};
 use super::models::{BreakdownRow, EntryRow};
 use super::plans::load_plans_named;
-use super::schema::ledger_entries;
+use super::schema::{ledger_entries, plan_versions};
+use super::settlements::{
+    insert_lines, insert_result, insert_settlement, next_settlement_id, Finished, SettlementLineRow,
+};
 use super::sqlite::{read_tx, write_tx, Conn};
 
 /// Customers per transaction by default.
@@ -65,6 +70,12 @@ pub struct SettleOptions {
     pub batch_size: usize,
     /// Keep one line per (customer, period) in the report.
     pub keep_lines: bool,
+    /// Keep only the lines after this (customer id, period), in that order.
+    pub lines_after: Option<(String, String)>,
+    /// Keep at most this many lines.
+    pub lines_max: usize,
+    /// Record a real incident-wide run as a settlement (`stl_…`) with its lines.
+    pub record: bool,
 }
 
 impl SettleOptions {
@@ -76,6 +87,9 @@ impl SettleOptions {
             dry_run: false,
             batch_size: DEFAULT_BATCH_SIZE,
             keep_lines: true,
+            lines_after: None,
+            lines_max: usize::MAX,
+            record: false,
         }
     }
 }
@@ -108,10 +122,52 @@ pub fn settle_incident(
         Ok((incident, ids))
     })?;
     let mut acc = Accumulator::new(Some(incident.id.clone()), opts);
-    for chunk in ids.chunks(opts.batch_size.max(1)) {
-        run_batch(conn, chunk, &Work::Incident(&incident.id), opts, &mut acc)?;
+    let record = opts.record && !opts.dry_run;
+    if record && ids.is_empty() {
+        // Nobody to settle: the record and its (empty) result alone.
+        let id = write_tx(conn, |c| {
+            let id = next_settlement_id(c)?;
+            insert_settlement(c, id, &incident.id, &opts.actor, opts.now, opts.as_of)?;
+            let done = Finished {
+                customers: 0,
+                periods: 0,
+                entries_appended: 0,
+                totals: &[],
+                at: opts.now,
+            };
+            insert_result(c, id, &done)?;
+            Ok(id)
+        })?;
+        acc.settlement = Some(id);
+    }
+    let batches = ids.len().div_ceil(opts.batch_size.max(1));
+    // Targets are kept from batch to batch (customers on list plans share them all along).
+    let mut targets = Targets::default();
+    for (k, chunk) in ids.chunks(opts.batch_size.max(1)).enumerate() {
+        let stage = Stage {
+            record,
+            last: k + 1 == batches,
+        };
+        run_batch(
+            conn,
+            chunk,
+            &Work::Incident(&incident.id),
+            opts,
+            stage,
+            &mut acc,
+            &mut targets,
+        )?;
     }
     Ok(acc.finish())
+}
+
+/// Where a batch stands in a recorded settlement.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stage {
+    /// Record the settlement and its lines.
+    record: bool,
+    /// The last batch writes the result.
+    last: bool,
 }
 
 /// Settles one (customer, period).
@@ -123,7 +179,15 @@ pub fn settle_customer_period(
 ) -> Result<SettlementReport, Error> {
     let mut acc = Accumulator::new(None, opts);
     let ids = [customer_id.to_string()];
-    run_batch(conn, &ids, &Work::Period(period), opts, &mut acc)?;
+    run_batch(
+        conn,
+        &ids,
+        &Work::Period(period),
+        opts,
+        Stage::default(),
+        &mut acc,
+        &mut Targets::default(),
+    )?;
     if acc.customers == 0 {
         return Err(Error::not_found("customer", customer_id));
     }
@@ -139,12 +203,14 @@ struct Accumulator {
     report: SettlementReport,
     totals: BTreeMap<&'static str, (Currency, Decimal)>,
     customers: usize,
+    settlement: Option<i64>,
 }
 
 impl Accumulator {
     fn new(incident_id: Option<String>, opts: &SettleOptions) -> Self {
         Accumulator {
             report: SettlementReport {
+                id: None,
                 incident_id,
                 dry_run: opts.dry_run,
                 as_of: format_utc(opts.as_of),
@@ -156,11 +222,29 @@ impl Accumulator {
             },
             totals: BTreeMap::new(),
             customers: 0,
+            settlement: None,
         }
+    }
+
+    /// The totals so far with a batch's added.
+    fn totals_with(
+        &self,
+        more: &[(Currency, Decimal)],
+    ) -> Result<BTreeMap<&'static str, (Currency, Decimal)>, Error> {
+        let mut totals = self.totals.clone();
+        for (currency, amount) in more {
+            let slot = totals
+                .entry(currency.code())
+                .or_insert((*currency, Decimal::ZERO));
+            slot.1 = sum_amounts(&[slot.1, *amount])
+                .ok_or_else(|| Error::internal("total overflows"))?;
+        }
+        Ok(totals)
     }
 
     fn finish(mut self) -> SettlementReport {
         self.report.customers = self.customers;
+        self.report.id = self.settlement.map(settlement_id);
         self.report.totals = self
             .totals
             .into_values()
@@ -198,14 +282,15 @@ struct Target {
     incident_ids_json: String,
 }
 
-fn compute_target(
+/// The engine's input for one (customer, period), and the ids of the incidents it counts.
+fn target_input(
     customer: &Customer,
     label: PeriodLabel,
     version: &PlanVersion,
     plans: &Plans,
     incidents: &[&IncidentRecord],
     as_of: Nanos,
-) -> Result<Target, Error> {
+) -> Result<(CreditInput, Vec<String>), Error> {
     let mut outages = Vec::new();
     let mut exclusions = Vec::new();
     let mut ids = Vec::with_capacity(incidents.len());
@@ -235,6 +320,18 @@ fn compute_target(
         active: None,
         periods: vec![label],
     };
+    Ok((input, ids))
+}
+
+fn compute_target(
+    customer: &Customer,
+    label: PeriodLabel,
+    version: &PlanVersion,
+    plans: &Plans,
+    incidents: &[&IncidentRecord],
+    as_of: Nanos,
+) -> Result<Target, Error> {
+    let (input, ids) = target_input(customer, label, version, plans, incidents, as_of)?;
     let result = compute(&input).map_err(|e| {
         Error::invalid(
             "plan.price",
@@ -272,6 +369,144 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// What one (customer, period) target is computed from.
+struct Cx<'a> {
+    cu: &'a Customer,
+    label: PeriodLabel,
+    version: &'a PlanVersion,
+    plans: &'a Plans,
+    incidents: &'a [IncidentRecord],
+    as_of: Nanos,
+}
+
+/// Customers whose targets differ only by price (docs/restitution.md, settlement speed):
+/// the same zone, period, currency, policy as applied, plan shape, plan start and incidents.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SharedKey {
+    zone: Tz,
+    label: PeriodLabel,
+    currency: &'static str,
+    policy: String,
+    shape: String,
+    since: Nanos,
+    incidents: Vec<usize>,
+}
+
+/// A batch's computed targets: shared quotes for customers on one plan version since an
+/// instant (every rule and both caps are linear in the fee, docs/rules.md §4–§5: one engine
+/// run at a price of 1, then one exact multiplication, the minimum and the rounding per
+/// customer), and full computations for the rest and for every entry's breakdown.
+#[derive(Default)]
+struct Targets {
+    full: HashMap<TargetKey, Target>,
+    shared: HashMap<SharedKey, SharedQuote>,
+    /// The incidents the keys' indexes point into.
+    incidents: Vec<IncidentRecord>,
+    /// Plans parsed in earlier batches (see [`cached_plans`]).
+    plans: Plans,
+}
+
+/// Computed targets kept at most (each holds its breakdown): memory stays flat.
+const TARGETS_KEPT: usize = 20_000;
+
+impl Targets {
+    /// Keys hold indexes into the batch's incidents: a batch whose incidents differ (another
+    /// range, or an incident changed in between) starts afresh; and so does one past the
+    /// bound.
+    fn begin_batch(&mut self, incidents: &[IncidentRecord]) {
+        if self.incidents.as_slice() != incidents {
+            self.full.clear();
+            self.shared.clear();
+            self.incidents = incidents.to_vec();
+        }
+        if self.full.len() > TARGETS_KEPT {
+            self.full.clear();
+        }
+        if self.shared.len() > TARGETS_KEPT {
+            self.shared.clear();
+        }
+        if self.plans.len() > TARGETS_KEPT {
+            self.plans.clear();
+        }
+    }
+
+    /// The target credit and its currency.
+    fn credit(&mut self, cx: &Cx<'_>, key: &TargetKey) -> Result<(Decimal, Currency), Error> {
+        if let Some(t) = self.full.get(key) {
+            return Ok((t.credit, t.currency));
+        }
+        let FeeSource::History(segments) = fee_source(cx.cu, cx.plans)? else {
+            return Err(Error::internal("a customer's fees are a plan history"));
+        };
+        let [segment] = segments.as_slice() else {
+            let t = self.full(cx, key, None)?;
+            return Ok((t.credit, t.currency));
+        };
+        let skey = SharedKey {
+            zone: cx.cu.timezone,
+            label: cx.label,
+            currency: cx.version.currency.code(),
+            policy: cx.version.policy_json.clone(),
+            shape: format!(
+                "{:?}/{:?}",
+                segment.plan.billing_cycle, segment.plan.annual_split
+            ),
+            since: segment.since,
+            incidents: key.incidents.clone(),
+        };
+        if !self.shared.contains_key(&skey) {
+            let list: Vec<&IncidentRecord> =
+                key.incidents.iter().map(|k| &cx.incidents[*k]).collect();
+            let (input, _) = target_input(cx.cu, cx.label, cx.version, cx.plans, &list, cx.as_of)?;
+            let quote = SharedQuote::prepare(&input).map_err(|e| {
+                Error::invalid(
+                    "plan.price",
+                    format!(
+                        "{}: the stored plan and incidents cannot be computed: {e}",
+                        cx.label
+                    ),
+                )
+            })?;
+            self.shared.insert(skey.clone(), quote);
+        }
+        let quote = self
+            .shared
+            .get(&skey)
+            .ok_or_else(|| Error::internal("shared quote vanished"))?;
+        let index = quote
+            .index_of(cx.label)
+            .ok_or_else(|| Error::internal(format!("the engine returned no {}", cx.label)))?;
+        Ok((quote.credit(index, segment.plan.price), cx.version.currency))
+    }
+
+    /// The full computation (with its breakdown); when `expected` is given, its credit must
+    /// equal it.
+    fn full(
+        &mut self,
+        cx: &Cx<'_>,
+        key: &TargetKey,
+        expected: impl Into<Option<Decimal>>,
+    ) -> Result<&Target, Error> {
+        if !self.full.contains_key(key) {
+            let list: Vec<&IncidentRecord> =
+                key.incidents.iter().map(|k| &cx.incidents[*k]).collect();
+            let t = compute_target(cx.cu, cx.label, cx.version, cx.plans, &list, cx.as_of)?;
+            self.full.insert(key.clone(), t);
+        }
+        let t = self
+            .full
+            .get(key)
+            .ok_or_else(|| Error::internal("target vanished"))?;
+        match expected.into() {
+            Some(e) if e != t.credit => Err(Error::internal(format!(
+                "{} {}: the shared credit {e} differs from the engine's {}",
+                cx.cu.id, cx.label, t.credit
+            ))),
+            _ => Ok(t),
+        }
+    }
+}
+
 /// A booked `sla_credit` entry, as the sum needs it.
 #[derive(Queryable)]
 struct BookedRow {
@@ -289,13 +524,21 @@ fn run_batch(
     ids: &[String],
     work: &Work<'_>,
     opts: &SettleOptions,
+    stage: Stage,
     acc: &mut Accumulator,
+    targets: &mut Targets,
 ) -> Result<(), Error> {
     let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
         return Ok(());
     };
-    let body =
-        |c: &mut Conn| -> Result<BatchOut, Error> { batch_body(c, ids, first, last, work, opts) };
+    let prior: &Accumulator = acc;
+    let body = |c: &mut Conn| -> Result<BatchOut, Error> {
+        let mut out = batch_body(c, ids, first, last, work, opts, targets)?;
+        if stage.record {
+            record_batch(c, work, opts, stage, prior, &mut out)?;
+        }
+        Ok(out)
+    };
     let out = if opts.dry_run {
         read_tx(conn, body)?
     } else {
@@ -312,7 +555,53 @@ fn run_batch(
         slot.1 =
             sum_amounts(&[slot.1, amount]).ok_or_else(|| Error::internal("total overflows"))?;
     }
-    acc.report.data.extend(out.lines);
+    if out.settlement.is_some() {
+        acc.settlement = out.settlement;
+    }
+    let room = opts.lines_max.saturating_sub(acc.report.data.len());
+    acc.report.data.extend(out.lines.into_iter().take(room));
+    Ok(())
+}
+
+/// Writes a recorded settlement's part of a batch, in the batch's transaction: the record
+/// (first batch), the batch's lines, and the result (last batch).
+fn record_batch(
+    c: &mut Conn,
+    work: &Work<'_>,
+    opts: &SettleOptions,
+    stage: Stage,
+    prior: &Accumulator,
+    out: &mut BatchOut,
+) -> Result<(), Error> {
+    let Work::Incident(incident_id) = work else {
+        return Ok(());
+    };
+    let id = match prior.settlement {
+        Some(id) => id,
+        None => {
+            let id = next_settlement_id(c)?;
+            insert_settlement(c, id, incident_id, &opts.actor, opts.now, opts.as_of)?;
+            id
+        }
+    };
+    out.settlement = Some(id);
+    let mut rows = std::mem::take(&mut out.line_rows);
+    for r in &mut rows {
+        r.settlement_id = id;
+    }
+    insert_lines(c, &rows)?;
+    if stage.last {
+        let totals: Vec<(Currency, Decimal)> =
+            prior.totals_with(&out.totals)?.into_values().collect();
+        let done = Finished {
+            customers: prior.customers + out.customers,
+            periods: prior.report.periods + out.periods,
+            entries_appended: prior.report.entries_appended + out.appended,
+            totals: &totals,
+            at: opts.now,
+        };
+        insert_result(c, id, &done)?;
+    }
     Ok(())
 }
 
@@ -323,6 +612,8 @@ struct BatchOut {
     appended: usize,
     totals: Vec<(Currency, Decimal)>,
     lines: Vec<SettlementLine>,
+    line_rows: Vec<SettlementLineRow>,
+    settlement: Option<i64>,
     rows: Vec<EntryRow>,
     breakdowns: Vec<BreakdownRow>,
 }
@@ -348,15 +639,16 @@ fn batch_body(
     last: &str,
     work: &Work<'_>,
     opts: &SettleOptions,
+    targets: &mut Targets,
 ) -> Result<BatchOut, Error> {
-    let input = load_batch(c, ids, first, last, work)?;
+    let input = load_batch(c, ids, first, last, work, &mut targets.plans)?;
     let (items, range, settled_customers) = plan_items(&input, work, opts)?;
     let incidents = match range {
         Some(r) => load_overlapping(c, r, opts.as_of)?,
         None => Vec::new(),
     };
     let next_id = if opts.dry_run { 0 } else { next_entry_id(c)? };
-    let mut out = settle_items(&input, &items, &incidents, opts, next_id)?;
+    let mut out = settle_items(&input, &items, &incidents, opts, next_id, targets)?;
     out.customers = settled_customers;
     if !opts.dry_run && !out.rows.is_empty() {
         insert_breakdowns(c, &std::mem::take(&mut out.breakdowns))?;
@@ -372,6 +664,7 @@ fn load_batch(
     first: &str,
     last: &str,
     work: &Work<'_>,
+    cache: &mut Plans,
 ) -> Result<BatchInput, Error> {
     let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
     let mut customers = load_customer_range(c, first, last)?;
@@ -380,7 +673,7 @@ fn load_batch(
         .iter()
         .flat_map(|cu| cu.history.iter().map(|(_, p)| p.as_str()))
         .collect();
-    let plans = load_plans_named(c, &plan_ids.into_iter().collect::<Vec<_>>())?;
+    let plans = cached_plans(c, cache, &plan_ids.into_iter().collect::<Vec<_>>())?;
 
     // Booked sla_credit entries of these customers: one range scan.
     let booked_rows: Vec<BookedRow> = ledger_entries::table
@@ -439,6 +732,38 @@ fn load_batch(
         referenced,
         incident,
     })
+}
+
+/// The plans of a batch. Parsing a plan's policies costs more than the rest of a customer's
+/// settlement, so plans parsed in an earlier batch are kept and reused while their number
+/// of versions is unchanged (versions are only ever appended); the others are loaded.
+fn cached_plans(c: &mut Conn, cache: &mut Plans, ids: &[&str]) -> Result<Plans, Error> {
+    let mut counts: HashMap<String, i64> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(10_000) {
+        let rows: Vec<(String, i64)> = plan_versions::table
+            .filter(plan_versions::plan_id.eq_any(chunk))
+            .group_by(plan_versions::plan_id)
+            .select((plan_versions::plan_id, diesel::dsl::count_star()))
+            .load(c)?;
+        counts.extend(rows);
+    }
+    let fresh = |p: &PlanInfo| {
+        counts
+            .get(p.id.as_str())
+            .is_some_and(|n| usize::try_from(*n).is_ok_and(|n| n == p.versions.len()))
+    };
+    let missing: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| !cache.get(*id).is_some_and(fresh))
+        .collect();
+    if !missing.is_empty() {
+        cache.extend(load_plans_named(c, &missing)?);
+    }
+    Ok(ids
+        .iter()
+        .filter_map(|id| cache.get(*id).map(|p| (p.id.clone(), p.clone())))
+        .collect())
 }
 
 /// The (customer, period) pairs to settle, with the policy version of each; the instant
@@ -526,35 +851,15 @@ fn settle_items(
     incidents: &[IncidentRecord],
     opts: &SettleOptions,
     mut next_id: i64,
+    targets: &mut Targets,
 ) -> Result<BatchOut, Error> {
-    let mut memo: HashMap<TargetKey, Target> = HashMap::new();
+    targets.begin_batch(incidents);
     let mut out = BatchOut::default();
     let mut new_breakdowns: BTreeMap<String, String> = BTreeMap::new();
     let mut totals: BTreeMap<&'static str, (Currency, Decimal)> = BTreeMap::new();
     for (ci, label, version) in items {
         let cu = &input.customers[*ci];
-        let zp = label.in_zone(measuring_zone(cu, version));
-        let period_span = Span {
-            start: zp.start,
-            end: zp.end.max(zp.start + 1),
-        };
-        let relevant: Vec<usize> = incidents
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| {
-                i.concerns(cu) && i.span(opts.as_of).is_some_and(|s| s.overlaps(&period_span))
-            })
-            .map(|(k, _)| k)
-            .collect();
-        if !opts.dry_run {
-            if let Some(i) = relevant
-                .iter()
-                .map(|k| &incidents[*k])
-                .find(|i| i.ends_after(opts.as_of))
-            {
-                return Err(not_yet_ended(i, opts.as_of));
-            }
-        }
+        let relevant = relevant_incidents(cu, *label, version, incidents, opts)?;
         let key = TargetKey {
             zone: cu.timezone,
             label: *label,
@@ -563,44 +868,45 @@ fn settle_items(
             history: cu.history.clone(),
             incidents: relevant,
         };
-        if !memo.contains_key(&key) {
-            let list: Vec<&IncidentRecord> = key.incidents.iter().map(|k| &incidents[*k]).collect();
-            let t = compute_target(cu, *label, version, &input.plans, &list, opts.as_of)?;
-            memo.insert(key.clone(), t);
-        }
-        let Some(target) = memo.get(&key) else {
-            continue;
+        let cx = Cx {
+            cu,
+            label: *label,
+            version,
+            plans: &input.plans,
+            incidents,
+            as_of: opts.as_of,
         };
+        let (credit, currency) = targets.credit(&cx, &key)?;
         let label_text = label.to_string();
         let already: &[(Decimal, String)] = input
             .booked
             .get(&(cu.id.clone(), label_text.clone()))
             .map_or(&[], Vec::as_slice);
-        if let Some((_, other)) = already
-            .iter()
-            .find(|(_, cur)| cur != target.currency.code())
-        {
+        if let Some((_, other)) = already.iter().find(|(_, cur)| cur != currency.code()) {
             return Err(Error::conflict(
                 ConflictKind::State,
                 "customer",
                 format!(
                     "{} {label_text}: credits are booked in {other}, the plan bills in {}",
-                    cu.id, target.currency
+                    cu.id, currency
                 ),
             ));
         }
         let amounts: Vec<Decimal> = already.iter().map(|(a, _)| *a).collect();
         let booked_sum =
             sum_amounts(&amounts).ok_or_else(|| Error::internal("booked sum overflows"))?;
-        let delta = settlement_delta(target.credit, &amounts);
+        let delta = settlement_delta(credit, &amounts);
         let mut line_entry = None;
         if let Some(delta) = delta {
             let slot = totals
-                .entry(target.currency.code())
-                .or_insert((target.currency, Decimal::ZERO));
+                .entry(currency.code())
+                .or_insert((currency, Decimal::ZERO));
             slot.1 = sum_amounts(&[slot.1, delta])
                 .ok_or_else(|| Error::invalid("plan.price", "the settlement total overflows"))?;
             if !opts.dry_run {
+                // The entry keeps the customer's own breakdown: the full engine at this
+                // customer's price, whose credit must equal the shared one.
+                let target = targets.full(&cx, &key, credit)?;
                 out.appended += 1;
                 new_breakdowns
                     .entry(target.breakdown_sha256.clone())
@@ -618,14 +924,29 @@ fn settle_items(
                 next_id += 1;
             }
         }
-        if opts.keep_lines {
+        if opts.record && !opts.dry_run {
+            out.line_rows.push(line_row(
+                cu,
+                &label_text,
+                currency,
+                credit,
+                booked_sum,
+                delta,
+                line_entry.as_deref(),
+            )?);
+        }
+        let after = opts
+            .lines_after
+            .as_ref()
+            .is_none_or(|(c, p)| (cu.id.as_str(), label_text.as_str()) > (c.as_str(), p.as_str()));
+        if opts.keep_lines && after {
             out.lines.push(SettlementLine {
                 customer_id: cu.id.clone(),
                 period: label_text,
-                currency: target.currency.code().into(),
-                target: target.currency.format(target.credit),
-                booked: target.currency.format(booked_sum),
-                delta: target.currency.format(delta.unwrap_or(Decimal::ZERO)),
+                currency: currency.code().into(),
+                target: currency.format(credit),
+                booked: currency.format(booked_sum),
+                delta: currency.format(delta.unwrap_or(Decimal::ZERO)),
                 entry_id: line_entry,
                 changes: delta.is_some(),
             });
@@ -638,6 +959,72 @@ fn settle_items(
         .map(|(sha256, body)| BreakdownRow { sha256, body })
         .collect();
     Ok(out)
+}
+
+/// The recorded line of one (customer, period); its settlement id is set when written.
+fn line_row(
+    cu: &Customer,
+    label_text: &str,
+    currency: Currency,
+    credit: Decimal,
+    booked_sum: Decimal,
+    delta: Option<Decimal>,
+    entry: Option<&str>,
+) -> Result<SettlementLineRow, Error> {
+    let mu = currency.minor_units();
+    let minor = |a: Decimal| {
+        to_minor(a, mu).ok_or_else(|| {
+            Error::invalid(
+                "plan.price",
+                format!("the credit {a} {currency} is out of range"),
+            )
+        })
+    };
+    Ok(SettlementLineRow {
+        settlement_id: 0,
+        customer_id: cu.id.clone(),
+        period: label_text.to_string(),
+        currency: currency.code().into(),
+        minor_units: i64::from(mu),
+        target_minor: minor(credit)?,
+        booked_minor: minor(booked_sum)?,
+        delta_minor: minor(delta.unwrap_or(Decimal::ZERO))?,
+        entry_id: entry.and_then(crate::domain::ids::parse_entry_id),
+    })
+}
+
+/// The incidents (indexes) that count for one (customer, period); a real settlement refuses
+/// one recorded as ending after its `as_of`.
+fn relevant_incidents(
+    cu: &Customer,
+    label: PeriodLabel,
+    version: &PlanVersion,
+    incidents: &[IncidentRecord],
+    opts: &SettleOptions,
+) -> Result<Vec<usize>, Error> {
+    let zp = label.in_zone(measuring_zone(cu, version));
+    let period_span = Span {
+        start: zp.start,
+        end: zp.end.max(zp.start + 1),
+    };
+    let relevant: Vec<usize> = incidents
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| {
+            i.concerns(cu) && i.span(opts.as_of).is_some_and(|s| s.overlaps(&period_span))
+        })
+        .map(|(k, _)| k)
+        .collect();
+    if !opts.dry_run {
+        if let Some(i) = relevant
+            .iter()
+            .map(|k| &incidents[*k])
+            .find(|i| i.ends_after(opts.as_of))
+        {
+            return Err(not_yet_ended(i, opts.as_of));
+        }
+    }
+    Ok(relevant)
 }
 
 /// A real settlement may not pay for outage time after its `as_of`.

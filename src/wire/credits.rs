@@ -156,6 +156,9 @@ pub struct SettleInput {
     pub as_of: Option<String>,
     #[serde(default)]
     pub limit: Option<u32>,
+    /// A dry run's further lines: the `next_after` of the previous answer.
+    #[serde(default)]
+    pub after: Option<String>,
 }
 
 /// A checked settlement request.
@@ -288,6 +291,9 @@ pub struct Total {
 /// A settlement's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SettlementReport {
+    /// The recorded settlement (`stl_…`) of a real incident-wide run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incident_id: Option<String>,
     pub dry_run: bool,
@@ -301,6 +307,60 @@ pub struct SettlementReport {
     /// Sum of the deltas per currency (appended, or for a dry run, that would be).
     pub totals: Vec<Total>,
     pub data: Vec<SettlementLine>,
+}
+
+/// The prefix of a recorded settlement's public id.
+pub const SETTLEMENT_PREFIX: &str = "stl_";
+
+/// A recorded settlement's public id (`stl_7`).
+pub fn settlement_id(n: i64) -> String {
+    format!("{SETTLEMENT_PREFIX}{n}")
+}
+
+/// Reads a recorded settlement's public id.
+pub fn parse_settlement_id(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix(SETTLEMENT_PREFIX)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n| *n > 0)
+}
+
+/// A recorded settlement (`GET /v1/settlements/{id}`): who ran it, when, as of which
+/// instant, and what it found. `status` is `finished`, or `incomplete` when a batch failed
+/// after earlier batches had been written (a re-run settles the rest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettlementView {
+    pub id: String,
+    pub incident_id: String,
+    pub status: &'static str,
+    pub created_at: String,
+    pub created_by: String,
+    pub as_of: String,
+    pub finished_at: Option<String>,
+    pub customers: Option<i64>,
+    pub periods: Option<i64>,
+    pub entries_appended: Option<i64>,
+    pub totals: Vec<Total>,
+    pub tzdb_version: String,
+    pub engine_version: String,
+}
+
+/// The answer of `POST /v1/incidents/{id}/credits`: the report with one page of its lines.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettlementAnswer {
+    /// The recorded settlement; null for a dry run.
+    pub id: Option<String>,
+    pub incident_id: String,
+    pub dry_run: bool,
+    pub as_of: String,
+    pub customers: usize,
+    pub periods: usize,
+    pub entries_appended: usize,
+    pub totals: Vec<Total>,
+    pub data: Vec<SettlementLine>,
+    pub has_more: bool,
+    pub next_after: Option<String>,
 }
 
 /// The filters of `GET /v1/ledger`: customer, kind, and `created_at` in `[from, to)`.

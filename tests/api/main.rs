@@ -9,6 +9,7 @@ mod idempotency;
 mod imports;
 mod openapi;
 mod quote;
+mod restitution;
 mod roles;
 mod routes;
 

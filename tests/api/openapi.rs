@@ -130,6 +130,12 @@ fn every_request_example_is_accepted_by_the_server() {
             "/v1/credits/cre_1/reversal",
             201,
         ),
+        (
+            "POST",
+            "/v1/incidents/{id}/credits",
+            "/v1/incidents/INC-42/credits",
+            200,
+        ),
         ("POST", "/v1/quote", "/v1/quote", 200),
         ("POST", "/v1/imports/{id}", "/v1/imports/customers", 201),
         ("POST", "/v1/exports", "/v1/exports", 201),

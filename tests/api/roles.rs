@@ -18,6 +18,8 @@ fn allowed(method: &str, path: &str) -> &'static [&'static str] {
         ("POST", "/v1/imports/{id}")
         | ("POST", "/v1/exports")
         | ("POST", "/v1/exports/{id}/acknowledgement") => FINANCE,
+        // Settling an incident for real (the body `{}` is `dry_run: false`).
+        ("POST", "/v1/incidents/{id}/credits") => &["billing", "finance", "admin"],
         ("GET", _) | ("POST", "/v1/quote") => ALL,
         ("POST", "/v1/plans") | ("PUT", "/v1/plans/{id}") => WRITERS,
         ("POST", "/v1/customers") | ("POST", "/v1/customers/{id}/plan-changes") => WRITERS,

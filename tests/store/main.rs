@@ -11,5 +11,6 @@ mod csv_kill;
 mod foundation;
 mod kill;
 mod migrations;
+mod restitution;
 mod settlement;
 mod sums;

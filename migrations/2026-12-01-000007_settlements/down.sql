@@ -1,0 +1,14 @@
+DROP TRIGGER settlement_lines_no_delete;
+DROP TRIGGER settlement_lines_no_update;
+DROP TRIGGER settlement_totals_no_delete;
+DROP TRIGGER settlement_totals_no_update;
+DROP TRIGGER settlement_results_no_delete;
+DROP TRIGGER settlement_results_no_update;
+DROP TRIGGER settlements_no_delete;
+DROP TRIGGER settlements_no_update;
+DROP INDEX settlement_lines_entry_id;
+DROP TABLE settlement_lines;
+DROP TABLE settlement_totals;
+DROP TABLE settlement_results;
+DROP INDEX settlements_incident_id;
+DROP TABLE settlements;
