@@ -51,8 +51,13 @@ pub async fn get_customer_credits(
     let (customer, balances, views) = read(&state, move |c| {
         let cu = customers::load_customer(c, &id)?
             .ok_or_else(|| Error::not_found("customer", id.as_str()))?;
-        let balances = ledger::customer_balances(c, &id)?;
         let entries = ledger::customer_entries_page(c, &id, before, limit + 1)?;
+        // A first page that holds every entry gives the balances without a second read.
+        let balances = if before.is_none() && entries.len() <= limit {
+            ledger::balances_in(c, &entries)?
+        } else {
+            ledger::customer_balances(c, &id)?
+        };
         let views = ledger::entry_views(c, &entries)?;
         Ok((cu, balances, views))
     })

@@ -177,16 +177,11 @@ async fn authorize(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return fail(req, ApiError::Unauthorized);
     };
-    let caller = web::block(move || {
-        let mut conn = state.store.conn()?;
-        keys::authenticate(&mut conn, &token)
-    })
-    .await;
+    let caller = support::read(&state, move |c| keys::authenticate(c, &token)).await;
     let caller = match caller {
-        Ok(Ok(Some(c))) => c,
-        Ok(Ok(None)) => return fail(req, ApiError::Unauthorized),
-        Ok(Err(e)) => return fail(req, ApiError::Wire(e)),
-        Err(e) => return fail(req, e.into()),
+        Ok(Some(c)) => c,
+        Ok(None) => return fail(req, ApiError::Unauthorized),
+        Err(e) => return fail(req, e),
     };
     if !caller.role.may(access) {
         return fail(req, ApiError::Forbidden(caller.role.as_str()));

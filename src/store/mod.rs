@@ -68,6 +68,11 @@ impl Store {
         self.pool.get().map_err(|_| Error::Busy)
     }
 
+    /// A connection if one is idle right now, without waiting.
+    pub fn try_conn(&self) -> Option<PooledConn> {
+        self.pool.try_get()
+    }
+
     pub fn pool(&self) -> &DbPool {
         &self.pool
     }
