@@ -6,6 +6,7 @@
 //! - [`store`]: the database (diesel + SQLite): plans, customers, incidents, the ledger and
 //!   settlement. The only place with SQL.
 //! - [`csv`]: CSV imports (rows checked like JSON bodies) and billing export batches.
+//! - [`whatif`]: what-if credits over the import files, no database.
 //! - [`cli`]: the command line.
 //!
 //! Quoting a credit, Olark-style "2 days' worth of credit" on a USD 29.00 monthly plan, in a
@@ -34,4 +35,5 @@ pub mod csv;
 pub mod http;
 pub mod domain;
 pub mod store;
+pub mod whatif;
 pub mod wire;

@@ -1,0 +1,356 @@
+//! Reading the three what-if files with the import reader (docs/csv.md, "Imports"): every row
+//! is checked by the same command an import runs, and the checks an import makes against the
+//! database are made against the other files instead — a customer's `plan_id` against the
+//! plans file, an incident's `scope` against the plans and customers files, ids appearing
+//! twice within a file. Errors are reported as `import KIND FILE --dry-run` reports them, in
+//! the same order.
+//!
+//! Customers are kept as compact records: the id in one text arena, a zone index and a plan
+//! index; memory grows by about 30 bytes per customer beyond the plan and zone tables.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::io::Read;
+
+use chrono_tz::Tz;
+
+use crate::csv::import::Rows;
+use crate::domain::book::{IncidentRecord, PlanInfo, PlanVersion};
+use crate::domain::scope::Scope;
+use crate::domain::time::Nanos;
+use crate::wire::customers::NewCustomer;
+use crate::wire::imports::{CheckedRow, ImportKind, RowError, RowErrors, RowItem};
+use crate::wire::plans::NewPlan;
+use crate::wire::Error;
+
+/// Customers an import stores per multi-row INSERT: duplicate ids are found (and reported)
+/// when such a chunk is flushed, so the order of errors follows it.
+const CUSTOMER_CHUNK: usize = 500;
+
+/// A plan of the plans file.
+#[derive(Debug, Clone)]
+pub struct PlanRec {
+    pub info: PlanInfo,
+}
+
+impl PlanRec {
+    pub fn version(&self) -> &PlanVersion {
+        self.info.latest()
+    }
+}
+
+/// One customer, compactly.
+#[derive(Debug, Clone, Copy)]
+pub struct CustRec {
+    pub plan: u32,
+    pub zone: u16,
+    pub since: Nanos,
+}
+
+/// Every customer of the customers file.
+#[derive(Debug, Default)]
+pub struct Customers {
+    arena: String,
+    ends: Vec<usize>,
+    pub recs: Vec<CustRec>,
+    by_hash: HashMap<u64, u32>,
+    /// Ids whose hash another id already has (rare).
+    collided: HashMap<String, u32>,
+}
+
+fn hash_of(id: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
+impl Customers {
+    pub fn len(&self) -> usize {
+        self.recs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.recs.is_empty()
+    }
+
+    /// The id of customer `i`.
+    pub fn id(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.arena.get(start..end).unwrap_or_default()
+    }
+
+    /// The index of a customer by id.
+    pub fn find(&self, id: &str) -> Option<u32> {
+        match self.by_hash.get(&hash_of(id)) {
+            Some(&i) if self.id(i as usize) == id => Some(i),
+            Some(_) => self.collided.get(id).copied(),
+            None => None,
+        }
+    }
+
+    /// Adds a customer unless its id is already there (answers whether it was added).
+    fn add(&mut self, id: &str, rec: CustRec) -> bool {
+        if self.find(id).is_some() {
+            return false;
+        }
+        let i = u32::try_from(self.recs.len()).unwrap_or(u32::MAX);
+        let h = hash_of(id);
+        if self.by_hash.contains_key(&h) {
+            self.collided.insert(id.to_string(), i);
+        } else {
+            self.by_hash.insert(h, i);
+        }
+        self.arena.push_str(id);
+        self.ends.push(self.arena.len());
+        self.recs.push(rec);
+        true
+    }
+}
+
+/// What the three files hold, once every row is valid.
+#[derive(Debug, Default)]
+pub struct Book {
+    pub plans: Vec<PlanRec>,
+    pub plan_index: HashMap<String, u32>,
+    pub zones: Vec<Tz>,
+    pub customers: Customers,
+    pub incidents: Vec<IncidentRecord>,
+}
+
+/// The problems of one file.
+#[derive(Debug)]
+pub struct FileErrors {
+    /// `customers`, `plans` or `incidents`.
+    pub kind: ImportKind,
+    pub path: String,
+    pub error: Error,
+}
+
+/// Where the three files are.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub customers: std::path::PathBuf,
+    pub plans: std::path::PathBuf,
+    pub incidents: std::path::PathBuf,
+}
+
+fn row_error(row: u64, column: &str, value: &str, code: &'static str, message: String) -> RowError {
+    RowError {
+        row,
+        column: column.to_string(),
+        value: value.to_string(),
+        code,
+        message,
+    }
+}
+
+fn twice(row: u64, id: &str) -> RowError {
+    row_error(row, "id", id, "taken", format!("{id:?} appears more than once in this file"))
+}
+
+/// Reads every row of one file, handing the checked ones to `add`; bad rows and what `add`
+/// finds go into the file's errors.
+fn read_file<R: Read>(
+    kind: ImportKind,
+    input: R,
+    add: &mut dyn FnMut(u64, CheckedRow, &mut RowErrors),
+) -> Result<(), Error> {
+    let rows = Rows::new(kind, input)?;
+    let mut errors = RowErrors::default();
+    for item in rows {
+        match item {
+            RowItem::Row(n, row) => add(n, row, &mut errors),
+            RowItem::Bad(list) => errors.extend(list),
+            RowItem::Fatal(e) => return Err(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::InvalidRows(errors))
+    }
+}
+
+fn open(path: &std::path::Path, bar: &indicatif::ProgressBar) -> Result<impl Read, Error> {
+    let f = std::fs::File::open(path)
+        .map_err(|e| Error::invalid("file", format!("{}: {e}", path.display())))?;
+    Ok(bar.wrap_read(std::io::BufReader::with_capacity(256 * 1024, f)))
+}
+
+fn plan_rec(p: NewPlan) -> Result<PlanRec, Error> {
+    let policy_json = serde_json::to_string(&p.policy.to_spec())
+        .map_err(|e| Error::internal_from("the policy as JSON", e))?;
+    let version = PlanVersion {
+        plan_id: p.id.clone(),
+        version: 1,
+        name: p.name,
+        currency: p.currency,
+        plan: p.plan,
+        policy: p.policy,
+        policy_json,
+        effective_at: 0,
+    };
+    Ok(PlanRec {
+        info: PlanInfo {
+            id: p.id,
+            currency: p.currency,
+            versions: vec![version],
+        },
+    })
+}
+
+fn load_plans(path: &std::path::Path, book: &mut Book, bar: &indicatif::ProgressBar) -> Result<(), Error> {
+    let mut failure = None;
+    let r = read_file(ImportKind::Plans, open(path, bar)?, &mut |n, row, errors| {
+        let CheckedRow::Plan(p) = row else { return };
+        if book.plan_index.contains_key(&p.id) {
+            errors.push(twice(n, &p.id));
+            return;
+        }
+        let at = u32::try_from(book.plans.len()).unwrap_or(u32::MAX);
+        book.plan_index.insert(p.id.clone(), at);
+        match plan_rec(p) {
+            Ok(rec) => book.plans.push(rec),
+            Err(e) => failure = Some(e),
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => r,
+    }
+}
+
+/// The pending customers of one chunk: an id seen before is this file's duplicate.
+fn flush(pending: &mut Vec<(u64, String, CustRec)>, book: &mut Book, errors: &mut RowErrors) {
+    for (n, id, rec) in pending.drain(..) {
+        if !book.customers.add(&id, rec) {
+            errors.push(twice(n, &id));
+        }
+    }
+}
+
+fn zone_index(book: &mut Book, zones: &mut HashMap<Tz, u16>, tz: Tz) -> u16 {
+    *zones.entry(tz).or_insert_with(|| {
+        book.zones.push(tz);
+        u16::try_from(book.zones.len() - 1).unwrap_or(u16::MAX)
+    })
+}
+
+fn load_customers(path: &std::path::Path, book: &mut Book, bar: &indicatif::ProgressBar) -> Result<(), Error> {
+    let mut zones: HashMap<Tz, u16> = HashMap::new();
+    let mut pending: Vec<(u64, String, CustRec)> = Vec::with_capacity(CUSTOMER_CHUNK);
+    let mut tail = RowErrors::default();
+    let r = read_file(ImportKind::Customers, open(path, bar)?, &mut |n, row, errors| {
+        let CheckedRow::Customer(NewCustomer { id, timezone, plan_id, plan_since, .. }) = row else {
+            return;
+        };
+        let Some(&plan) = book.plan_index.get(&plan_id) else {
+            errors.push(row_error(n, "plan_id", &plan_id, "not_found", format!("no plan {plan_id:?}")));
+            return;
+        };
+        let zone = zone_index(book, &mut zones, timezone);
+        pending.push((n, id, CustRec { plan, zone, since: plan_since }));
+        if pending.len() >= CUSTOMER_CHUNK {
+            flush(&mut pending, book, errors);
+        }
+    });
+    // The last chunk is flushed after every row is read, as an import does.
+    flush(&mut pending, book, &mut tail);
+    match r {
+        Err(Error::InvalidRows(mut errors)) => {
+            let unlisted = tail.total.saturating_sub(tail.listed.len());
+            errors.extend(tail.listed);
+            errors.total += unlisted;
+            Err(Error::InvalidRows(errors))
+        }
+        Ok(()) if !tail.is_empty() => Err(Error::InvalidRows(tail)),
+        other => other,
+    }
+}
+
+/// The text form of a scope, as its CSV cell reads (`plans:A B`).
+fn scope_text(scope: &Scope) -> String {
+    match scope {
+        Scope::All => "all".into(),
+        Scope::Plans(ids) => format!("plans:{}", ids.join(" ")),
+        Scope::Customers(ids) => format!("customers:{}", ids.join(" ")),
+    }
+}
+
+/// The first id of a scope that the other files do not hold, as an import names it.
+fn missing_reference(book: &Book, scope: &Scope) -> Option<String> {
+    match scope {
+        Scope::All => None,
+        Scope::Plans(ids) => ids
+            .iter()
+            .find(|id| !book.plan_index.contains_key(id.as_str()))
+            .map(|m| format!("no plan {m:?}")),
+        Scope::Customers(ids) => ids
+            .iter()
+            .find(|id| book.customers.find(id).is_none())
+            .map(|m| format!("no customer {m:?}")),
+    }
+}
+
+fn load_incidents(path: &std::path::Path, book: &mut Book, bar: &indicatif::ProgressBar) -> Result<(), Error> {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut list = Vec::new();
+    let r = read_file(ImportKind::Incidents, open(path, bar)?, &mut |n, row, errors| {
+        let CheckedRow::Incident(i) = row else { return };
+        if !seen.insert(i.id.clone()) {
+            errors.push(twice(n, &i.id));
+            return;
+        }
+        if let Some(message) = missing_reference(book, &i.scope) {
+            errors.push(row_error(n, "scope", &scope_text(&i.scope), "not_found", message));
+            return;
+        }
+        list.push(IncidentRecord {
+            id: i.id,
+            title: i.title,
+            kind: i.kind,
+            started_at: i.started_at,
+            ended_at: i.ended_at,
+            impact: i.impact,
+            summary: i.summary,
+            scope: i.scope,
+        });
+    });
+    book.incidents = list;
+    r
+}
+
+/// Reads and checks the three files: plans first (customers name them), then customers,
+/// then incidents (their scope names both). Every file is read whatever the others hold;
+/// a file's errors are all listed.
+pub fn load(paths: &Paths, bar: &indicatif::ProgressBar) -> Result<Book, Vec<FileErrors>> {
+    let mut book = Book::default();
+    let mut failed = Vec::new();
+    let steps: [(ImportKind, &std::path::Path); 3] = [
+        (ImportKind::Plans, &paths.plans),
+        (ImportKind::Customers, &paths.customers),
+        (ImportKind::Incidents, &paths.incidents),
+    ];
+    for (kind, path) in steps {
+        bar.set_message(format!("reading {}", kind.as_str()));
+        let r = match kind {
+            ImportKind::Plans => load_plans(path, &mut book, bar),
+            ImportKind::Customers => load_customers(path, &mut book, bar),
+            ImportKind::Incidents => load_incidents(path, &mut book, bar),
+        };
+        if let Err(error) = r {
+            failed.push(FileErrors {
+                kind,
+                path: path.display().to_string(),
+                error,
+            });
+        }
+    }
+    if failed.is_empty() {
+        Ok(book)
+    } else {
+        Err(failed)
+    }
+}
