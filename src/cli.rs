@@ -840,7 +840,8 @@ fn run_import(database: &str, actor: &str, args: &ImportArgs) -> Result<(), Erro
     let reader_bar = bar.clone();
     let mut open = move || {
         reader_bar.set_position(0);
-        std::fs::File::open(&path).map(|f| reader_bar.wrap_read(std::io::BufReader::with_capacity(256 * 1024, f)))
+        std::fs::File::open(&path)
+            .map(|f| reader_bar.wrap_read(std::io::BufReader::with_capacity(256 * 1024, f)))
     };
     let result = crate::csv::import::import(&mut *store.conn()?, &request, &mut open, &mut |_| {});
     bar.finish_and_clear();
@@ -850,12 +851,16 @@ fn run_import(database: &str, actor: &str, args: &ImportArgs) -> Result<(), Erro
 fn run_export(database: &str, actor: &str, args: &ExportArgs) -> Result<(), Error> {
     use crate::csv::export;
     use crate::store::exports::load_batch;
-    let opts = export::Options::parse(Some(if args.bom { "true" } else { "false" }), Some(&args.delimiter))?;
+    let opts = export::Options::parse(
+        Some(if args.bom { "true" } else { "false" }),
+        Some(&args.delimiter),
+    )?;
     let store = Store::open(database)?;
     let mut conn = store.conn()?;
     let info = match &args.batch {
         Some(id) => {
-            let n = crate::wire::exports::parse_export_id(id).ok_or_else(|| Error::not_found("export", id.as_str()))?;
+            let n = crate::wire::exports::parse_export_id(id)
+                .ok_or_else(|| Error::not_found("export", id.as_str()))?;
             load_batch(&mut conn, n)?.ok_or_else(|| Error::not_found("export", id.as_str()))?
         }
         None => export::create(&mut conn, actor, now())?,

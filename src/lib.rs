@@ -32,8 +32,8 @@
 
 pub mod cli;
 pub mod csv;
-pub mod http;
 pub mod domain;
+pub mod http;
 pub mod store;
 pub mod whatif;
 pub mod wire;

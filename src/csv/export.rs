@@ -108,10 +108,15 @@ pub fn header(opts: Options) -> Result<Vec<u8>, Error> {
 }
 
 /// Rows, appended to `out`.
-pub fn rows<'a>(lines: impl IntoIterator<Item = &'a ExportLine>, opts: Options, out: &mut Vec<u8>) -> Result<(), Error> {
+pub fn rows<'a>(
+    lines: impl IntoIterator<Item = &'a ExportLine>,
+    opts: Options,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
     let mut w = writer(opts, out);
     for l in lines {
-        w.write_record(cells(l).iter().map(|c| c.as_bytes())).map_err(rendering)?;
+        w.write_record(cells(l).iter().map(|c| c.as_bytes()))
+            .map_err(rendering)?;
     }
     w.flush().map_err(rendering)
 }
@@ -148,7 +153,12 @@ pub fn create(conn: &mut Conn, actor: &str, now: Nanos) -> Result<BatchInfo, Err
 }
 
 /// Writes a batch's CSV, page by page.
-pub fn write_batch(conn: &mut Conn, id: i64, opts: Options, out: &mut dyn Write) -> Result<(), Error> {
+pub fn write_batch(
+    conn: &mut Conn,
+    id: i64,
+    opts: Options,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     let io = |e: std::io::Error| Error::internal_from("writing the export", e);
     out.write_all(&header(opts)?).map_err(io)?;
     let mut buf = Vec::new();

@@ -42,7 +42,13 @@ fn shown(value: &str) -> String {
     }
 }
 
-fn row_error(row: u64, column: &str, value: &str, code: &'static str, message: impl Into<String>) -> RowError {
+fn row_error(
+    row: u64,
+    column: &str,
+    value: &str,
+    code: &'static str,
+    message: impl Into<String>,
+) -> RowError {
     RowError {
         row,
         column: column.to_string(),
@@ -69,21 +75,43 @@ impl<R: Read> Rows<R> {
         let mut record = csv::ByteRecord::new();
         let mut errors = RowErrors::default();
         if !reader.read_byte_record(&mut record).map_err(io_error)? {
-            errors.push(row_error(1, "", "", "required", "the file is empty: a header row is needed"));
+            errors.push(row_error(
+                1,
+                "",
+                "",
+                "required",
+                "the file is empty: a header row is needed",
+            ));
             return Err(Error::InvalidRows(errors));
         }
         let columns = kind.columns();
         let mut positions = vec![None; columns.len()];
         for (at, raw) in record.iter().enumerate() {
             let Ok(text) = std::str::from_utf8(raw) else {
-                errors.push(row_error(1, "", &String::from_utf8_lossy(raw), "invalid", "is not UTF-8 text"));
+                errors.push(row_error(
+                    1,
+                    "",
+                    &String::from_utf8_lossy(raw),
+                    "invalid",
+                    "is not UTF-8 text",
+                ));
                 continue;
             };
-            let text = if at == 0 { text.trim_start_matches('\u{feff}') } else { text };
+            let text = if at == 0 {
+                text.trim_start_matches('\u{feff}')
+            } else {
+                text
+            };
             let name = text.trim().to_ascii_lowercase();
             match columns.iter().position(|(c, _)| *c == name) {
                 Some(i) if positions[i].is_some() => {
-                    errors.push(row_error(1, &name, text, "invalid", format!("column {name} appears twice")));
+                    errors.push(row_error(
+                        1,
+                        &name,
+                        text,
+                        "invalid",
+                        format!("column {name} appears twice"),
+                    ));
                 }
                 Some(i) => positions[i] = Some(at),
                 None => {
@@ -93,14 +121,24 @@ impl<R: Read> Rows<R> {
                         text,
                         text,
                         "unknown_field",
-                        format!("unknown column {text:?}; the {} columns are {}", kind.as_str(), known.join(", ")),
+                        format!(
+                            "unknown column {text:?}; the {} columns are {}",
+                            kind.as_str(),
+                            known.join(", ")
+                        ),
                     ));
                 }
             }
         }
         for ((name, required), at) in columns.iter().zip(&positions) {
             if *required && at.is_none() {
-                errors.push(row_error(1, name, "", "required", format!("the required column {name} is missing")));
+                errors.push(row_error(
+                    1,
+                    name,
+                    "",
+                    "required",
+                    format!("the required column {name} is missing"),
+                ));
             }
         }
         if !errors.is_empty() {
@@ -151,7 +189,11 @@ impl<R: Read> Rows<R> {
                 "",
                 "",
                 "invalid",
-                format!("has {} cells; the header has {}", self.record.len(), self.width),
+                format!(
+                    "has {} cells; the header has {}",
+                    self.record.len(),
+                    self.width
+                ),
             )]);
         }
         let cells = self.cells()?;
@@ -171,7 +213,11 @@ impl<R: Read> Iterator for Rows<R> {
             }
             self.row += 1;
             // A row of empty cells (spreadsheets leave them at the end) is no row.
-            if self.record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
+            if self
+                .record
+                .iter()
+                .all(|c| c.iter().all(u8::is_ascii_whitespace))
+            {
                 continue;
             }
             return Some(match self.check_record() {
@@ -183,7 +229,11 @@ impl<R: Read> Iterator for Rows<R> {
 }
 
 /// One row's cells (in the kind's column order) into its request form, checked.
-fn check_cells(kind: ImportKind, row: u64, cells: &[Option<&str>]) -> Result<CheckedRow, Vec<RowError>> {
+fn check_cells(
+    kind: ImportKind,
+    row: u64,
+    cells: &[Option<&str>],
+) -> Result<CheckedRow, Vec<RowError>> {
     let columns = kind.columns();
     let mut errors = Vec::new();
     let mut silenced: Vec<&str> = Vec::new();
@@ -215,11 +265,18 @@ fn check_cells(kind: ImportKind, row: u64, cells: &[Option<&str>]) -> Result<Che
         ImportKind::Plans => {
             let policy = match get("policy") {
                 None => Value::Null,
-                Some(p) if p.trim_start().starts_with('{') => serde_json::from_str(p).unwrap_or_else(|e| {
-                    errors.push(row_error(row, "policy", p, "invalid", format!("is not valid JSON: {e}")));
-                    silenced.push("policy");
-                    Value::Null
-                }),
+                Some(p) if p.trim_start().starts_with('{') => serde_json::from_str(p)
+                    .unwrap_or_else(|e| {
+                        errors.push(row_error(
+                            row,
+                            "policy",
+                            p,
+                            "invalid",
+                            format!("is not valid JSON: {e}"),
+                        ));
+                        silenced.push("policy");
+                        Value::Null
+                    }),
                 Some(p) => Value::String(p.trim().to_string()),
             };
             PlanInput {
@@ -298,7 +355,8 @@ pub fn import<R: Read>(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportView, Error> {
     let opened = |e: std::io::Error| Error::internal_from("opening the CSV file", e);
-    let sha256 = crate::csv::sha256_hex(open().map_err(opened)?).map_err(|e| Error::internal_from("reading the CSV file", e))?;
+    let sha256 = crate::csv::sha256_hex(open().map_err(opened)?)
+        .map_err(|e| Error::internal_from("reading the CSV file", e))?;
     let mut rows = Rows::new(req.kind, open().map_err(opened)?)?;
     let run = ImportRun {
         kind: req.kind,

@@ -26,8 +26,14 @@ pub const PROBLEMS: &[(&str, &str)] = &[
     ("unsupported-media-type", "Unsupported content type"),
     ("payload-too-large", "The body is too large"),
     ("method-not-allowed", "Method not allowed"),
-    ("idempotency-key-reused", "The Idempotency-Key was used with another request"),
-    ("idempotency-in-flight", "A request with this Idempotency-Key is still running"),
+    (
+        "idempotency-key-reused",
+        "The Idempotency-Key was used with another request",
+    ),
+    (
+        "idempotency-in-flight",
+        "A request with this Idempotency-Key is still running",
+    ),
 ];
 
 /// An API error: the taxonomy's, or one only HTTP has.
@@ -130,7 +136,10 @@ impl ApiError {
             }
             ApiError::Wire(e @ Error::Internal { .. }) => {
                 tracing::error!(error = %e.log_chain(), "internal error");
-                ("The server failed; the failure is logged.".to_string(), Vec::new())
+                (
+                    "The server failed; the failure is logged.".to_string(),
+                    Vec::new(),
+                )
             }
             ApiError::Wire(e) => (
                 detail_of(e),

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::csv::export::{self, Options};
-use crate::store::exports::{export_page, list_batches, load_batch, acknowledge, Selection, PAGE};
+use crate::store::exports::{acknowledge, export_page, list_batches, load_batch, Selection, PAGE};
 use crate::wire::exports::{parse_export_id, AcknowledgementInput, ExportStatus, ExportView};
 use crate::wire::Error;
 
@@ -45,7 +45,8 @@ pub async fn post_export(
     write(&state, &req, &who, &body, move |c| {
         let info = export::create(c, &actor, now())?;
         let view = info.view();
-        Ok(json(StatusCode::CREATED, &view)?.with_header("location", format!("/v1/exports/{}", view.id)))
+        Ok(json(StatusCode::CREATED, &view)?
+            .with_header("location", format!("/v1/exports/{}", view.id)))
     })
     .await
 }
@@ -83,7 +84,10 @@ pub async fn get_export(
 ) -> Result<HttpResponse, ApiError> {
     let text = id.into_inner();
     let n = batch_number(&text)?;
-    let info = read(&state, move |c| load_batch(c, n)?.ok_or_else(|| Error::not_found("export", text))).await?;
+    let info = read(&state, move |c| {
+        load_batch(c, n)?.ok_or_else(|| Error::not_found("export", text))
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(info.view()))
 }
 
@@ -110,7 +114,10 @@ pub async fn get_export_csv(
     let n = batch_number(&text)?;
     let opts = Options::parse(q.bom.as_deref(), q.delimiter.as_deref())?;
     let shown = text.clone();
-    read(&state, move |c| load_batch(c, n)?.ok_or_else(|| Error::not_found("export", shown))).await?;
+    read(&state, move |c| {
+        load_batch(c, n)?.ok_or_else(|| Error::not_found("export", shown))
+    })
+    .await?;
     let store = state.store.clone();
     let head = export::header(opts)?;
     let stream = futures_util::stream::unfold(Cursor::Head(head), move |at| {
@@ -132,7 +139,11 @@ pub async fn get_export_csv(
             match page {
                 Ok(Ok((_, None, _))) => None,
                 Ok(Ok((buf, Some(last), len))) => {
-                    let next = if len < PAGE { Cursor::Done } else { Cursor::After(last) };
+                    let next = if len < PAGE {
+                        Cursor::Done
+                    } else {
+                        Cursor::After(last)
+                    };
                     Some((Ok(web::Bytes::from(buf)), next))
                 }
                 Ok(Err(e)) => Some((Err(ApiError::Wire(e)), Cursor::Done)),
@@ -142,7 +153,10 @@ pub async fn get_export_csv(
     });
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
-        .insert_header(("content-disposition", format!("attachment; filename=\"{text}.csv\"")))
+        .insert_header((
+            "content-disposition",
+            format!("attachment; filename=\"{text}.csv\""),
+        ))
         .streaming(stream))
 }
 
@@ -154,7 +168,9 @@ pub async fn post_acknowledgement(
 ) -> Result<HttpResponse, ApiError> {
     let who = caller(&req)?;
     let n = batch_number(&id.into_inner())?;
-    let reference = json_body::<AcknowledgementInput>(&req, &body)?.check().map_err(Error::from)?;
+    let reference = json_body::<AcknowledgementInput>(&req, &body)?
+        .check()
+        .map_err(Error::from)?;
     let actor = who.name.clone();
     write(&state, &req, &who, &body, move |c| {
         let info = acknowledge(c, n, &reference, &actor, now())?;

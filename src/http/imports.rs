@@ -35,7 +35,10 @@ pub fn flag(value: Option<&str>, name: &str) -> Result<bool, ApiError> {
     match value {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),
-        Some(_) => Err(ApiError::Wire(Error::unparseable(name, "must be true or false"))),
+        Some(_) => Err(ApiError::Wire(Error::unparseable(
+            name,
+            "must be true or false",
+        ))),
     }
 }
 
@@ -58,7 +61,12 @@ fn csv_of(req: &HttpRequest, body: &web::Bytes) -> Result<web::Bytes, ApiError> 
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match mime.as_str() {
         "text/csv" | "application/csv" => Ok(body.clone()),
         "multipart/form-data" => multipart_file(ct, body),
@@ -87,19 +95,24 @@ fn multipart_file(content_type: &str, body: &web::Bytes) -> Result<web::Bytes, A
         .ok_or_else(|| bad("multipart/form-data without a boundary"))?;
     let delimiter = format!("--{boundary}");
     let next_part = format!("\r\n--{boundary}");
-    let mut at = find(body, delimiter.as_bytes(), 0).ok_or_else(|| bad("multipart body without parts"))?;
+    let mut at =
+        find(body, delimiter.as_bytes(), 0).ok_or_else(|| bad("multipart body without parts"))?;
     loop {
         let head_start = at + delimiter.len();
         if body.get(head_start..head_start + 2) == Some(b"--") {
             return Err(bad("multipart/form-data has no field named file"));
         }
-        let head_end = find(body, b"\r\n\r\n", head_start).ok_or_else(|| bad("malformed multipart part"))?;
-        let head = String::from_utf8_lossy(body.get(head_start..head_end).unwrap_or_default()).to_ascii_lowercase();
+        let head_end =
+            find(body, b"\r\n\r\n", head_start).ok_or_else(|| bad("malformed multipart part"))?;
+        let head = String::from_utf8_lossy(body.get(head_start..head_end).unwrap_or_default())
+            .to_ascii_lowercase();
         let content = head_end + 4;
-        let end = find(body, next_part.as_bytes(), content).ok_or_else(|| bad("unterminated multipart part"))?;
+        let end = find(body, next_part.as_bytes(), content)
+            .ok_or_else(|| bad("unterminated multipart part"))?;
         let is_file = head.lines().any(|l| {
             l.starts_with("content-disposition:")
-                && l.split(';').any(|p| matches!(p.trim(), "name=\"file\"" | "name=file"))
+                && l.split(';')
+                    .any(|p| matches!(p.trim(), "name=\"file\"" | "name=file"))
         });
         if is_file {
             return Ok(body.slice(content..end));
@@ -116,7 +129,8 @@ pub async fn post_import(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let who = caller(&req)?;
-    let kind = ImportKind::parse(&kind).map_err(|_| Error::not_found("import kind", kind.as_str()))?;
+    let kind =
+        ImportKind::parse(&kind).map_err(|_| Error::not_found("import kind", kind.as_str()))?;
     let dry_run = flag(q.dry_run.as_deref(), "dry_run")?;
     let body = read_body(payload).await?;
     let file = csv_of(&req, &body)?;
@@ -127,7 +141,12 @@ pub async fn post_import(
         dry_run,
     };
     write(&state, &req, &who, &body, move |c| {
-        let view = import(c, &request, &mut || Ok(std::io::Cursor::new(file.clone())), &mut |_| {})?;
+        let view = import(
+            c,
+            &request,
+            &mut || Ok(std::io::Cursor::new(file.clone())),
+            &mut |_| {},
+        )?;
         let status = if view.id.is_some() && !view.already_imported && !view.dry_run {
             StatusCode::CREATED
         } else {
@@ -150,7 +169,10 @@ pub async fn list_imports(
     let after = page
         .after
         .as_deref()
-        .map(|a| parse_import_id(a).ok_or_else(|| Error::unparseable("after", "is not a cursor of this list")))
+        .map(|a| {
+            parse_import_id(a)
+                .ok_or_else(|| Error::unparseable("after", "is not a cursor of this list"))
+        })
         .transpose()?;
     let limit = page.limit;
     let rows = read(&state, move |c| store::list_imports(c, after, limit + 1)).await?;

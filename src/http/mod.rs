@@ -153,7 +153,10 @@ async fn authorize(
     let spec = route_of(req.method(), req.match_pattern().as_deref());
     let access = spec.map_or(Access::Public, |s| s.access);
     if access == Access::Public {
-        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
     }
     let fail = |req: ServiceRequest, e: ApiError| {
         let resp = actix_web::ResponseError::error_response(&e);
@@ -180,7 +183,9 @@ async fn authorize(
         return fail(req, ApiError::Forbidden(caller.role.as_str()));
     }
     req.extensions_mut().insert(caller);
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// Any error response that is not problem+json yet (the framework's own 400, 404, 413…)

@@ -16,7 +16,10 @@ use crate::wire::{ConflictKind, Error};
 
 use super::convert::{from_minor, read_ts, ts};
 use super::models::EntryRow;
-use super::schema::{customers, export_acknowledgements, export_batches, export_entries, export_totals, ledger_entries};
+use super::schema::{
+    customers, export_acknowledgements, export_batches, export_entries, export_totals,
+    ledger_entries,
+};
 use super::sqlite::{write_tx, Conn};
 
 /// Entries read per query while a batch is rendered: memory stays flat whatever its size.
@@ -70,7 +73,12 @@ pub struct PageLine {
 }
 
 /// Up to `limit` entries of a selection after entry `after`, oldest first.
-pub fn export_page(conn: &mut Conn, sel: Selection, after: i64, limit: usize) -> Result<Vec<PageLine>, Error> {
+pub fn export_page(
+    conn: &mut Conn,
+    sel: Selection,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<PageLine>, Error> {
     let mut q = ledger_entries::table
         .inner_join(customers::table)
         .filter(ledger_entries::id.gt(after))
@@ -97,13 +105,16 @@ pub fn export_page(conn: &mut Conn, sel: Selection, after: i64, limit: usize) ->
         }
     };
     let rows: Vec<(EntryRow, String)> = q.load(conn)?;
-    rows.into_iter().map(|(r, name)| page_line(r, name, batch)).collect()
+    rows.into_iter()
+        .map(|(r, name)| page_line(r, name, batch))
+        .collect()
 }
 
 fn page_line(r: EntryRow, customer_name: String, batch: i64) -> Result<PageLine, Error> {
     let bad = |m: String| Error::internal(format!("ledger entry {}: {m}", r.id));
     let minor_units = u32::try_from(r.minor_units).map_err(|e| bad(e.to_string()))?;
-    let incidents: Vec<String> = serde_json::from_str(&r.incident_ids).map_err(|e| bad(e.to_string()))?;
+    let incidents: Vec<String> =
+        serde_json::from_str(&r.incident_ids).map_err(|e| bad(e.to_string()))?;
     let created_at = format_utc(read_ts(&r.created_at, "ledger_entries.created_at")?);
     Ok(PageLine {
         id: r.id,
@@ -164,14 +175,22 @@ pub struct BatchInfo {
 impl BatchInfo {
     pub fn view(&self) -> ExportView {
         let b = &self.batch;
-        let instant = |t: &str| crate::domain::time::parse_instant(t).map(format_utc).unwrap_or_default();
+        let instant = |t: &str| {
+            crate::domain::time::parse_instant(t)
+                .map(format_utc)
+                .unwrap_or_default()
+        };
         ExportView {
             id: export_id(b.id),
             created_at: instant(&b.created_at),
             created_by: b.created_by.clone(),
-            status: if self.ack.is_some() { ExportStatus::Acknowledged } else { ExportStatus::Created }
-                .as_str()
-                .to_string(),
+            status: if self.ack.is_some() {
+                ExportStatus::Acknowledged
+            } else {
+                ExportStatus::Created
+            }
+            .as_str()
+            .to_string(),
             rows: u64::try_from(b.rows).unwrap_or(0),
             totals: self.totals.clone(),
             sha256: b.sha256.clone(),
@@ -183,7 +202,12 @@ impl BatchInfo {
 
 /// Makes a batch of every entry in no batch yet (possibly none). `sink` renders the lines;
 /// its digest is recorded as the batch's SHA-256.
-pub fn create_batch(conn: &mut Conn, actor: &str, now: Nanos, sink: &mut dyn LineSink) -> Result<BatchInfo, Error> {
+pub fn create_batch(
+    conn: &mut Conn,
+    actor: &str,
+    now: Nanos,
+    sink: &mut dyn LineSink,
+) -> Result<BatchInfo, Error> {
     write_tx(conn, |c| {
         let max: Option<i64> = export_batches::table
             .select(diesel::dsl::max(export_batches::id))
@@ -209,12 +233,20 @@ pub fn create_batch(conn: &mut Conn, actor: &str, now: Nanos, sink: &mut dyn Lin
             created_at: ts(now),
             created_by: actor.to_string(),
         };
-        diesel::insert_into(export_batches::table).values(&batch).execute(c)?;
+        diesel::insert_into(export_batches::table)
+            .values(&batch)
+            .execute(c)?;
         let mut totals = Vec::with_capacity(sums.len());
         for (currency, (sum, minor_units)) in sums {
-            let amount_minor = i64::try_from(sum).map_err(|_| Error::internal("batch total overflows"))?;
+            let amount_minor =
+                i64::try_from(sum).map_err(|_| Error::internal("batch total overflows"))?;
             diesel::insert_into(export_totals::table)
-                .values(&TotalRow { export_id: id, currency: currency.clone(), amount_minor, minor_units })
+                .values(&TotalRow {
+                    export_id: id,
+                    currency: currency.clone(),
+                    amount_minor,
+                    minor_units,
+                })
                 .execute(c)?;
             totals.push(total(&currency, amount_minor, minor_units));
         }
@@ -226,9 +258,15 @@ pub fn create_batch(conn: &mut Conn, actor: &str, now: Nanos, sink: &mut dyn Lin
         .bind::<diesel::sql_types::BigInt, _>(last)
         .execute(c)?;
         if i64::try_from(linked).unwrap_or(-1) != rows {
-            return Err(Error::internal(format!("batch {id}: {rows} rows rendered, {linked} linked")));
+            return Err(Error::internal(format!(
+                "batch {id}: {rows} rows rendered, {linked} linked"
+            )));
         }
-        Ok(BatchInfo { batch, totals, ack: None })
+        Ok(BatchInfo {
+            batch,
+            totals,
+            ack: None,
+        })
     })
 }
 
@@ -253,7 +291,10 @@ fn info(conn: &mut Conn, batch: BatchRow) -> Result<BatchInfo, Error> {
         .optional()?;
     Ok(BatchInfo {
         batch,
-        totals: totals.iter().map(|t| total(&t.currency, t.amount_minor, t.minor_units)).collect(),
+        totals: totals
+            .iter()
+            .map(|t| total(&t.currency, t.amount_minor, t.minor_units))
+            .collect(),
         ack: ack.map(|a| (a.reference, a.created_at)),
     })
 }
@@ -295,9 +336,16 @@ pub fn list_batches(
 
 /// Billing has loaded a batch. Acknowledging again with the same reference answers the
 /// batch; with another reference it is a conflict.
-pub fn acknowledge(conn: &mut Conn, id: i64, reference: &str, actor: &str, now: Nanos) -> Result<BatchInfo, Error> {
+pub fn acknowledge(
+    conn: &mut Conn,
+    id: i64,
+    reference: &str,
+    actor: &str,
+    now: Nanos,
+) -> Result<BatchInfo, Error> {
     write_tx(conn, |c| {
-        let current = load_batch(c, id)?.ok_or_else(|| Error::not_found("export", export_id(id)))?;
+        let current =
+            load_batch(c, id)?.ok_or_else(|| Error::not_found("export", export_id(id)))?;
         if let Some((existing, _)) = &current.ack {
             if existing == reference {
                 return Ok(current);
@@ -321,7 +369,10 @@ pub fn acknowledge(conn: &mut Conn, id: i64, reference: &str, actor: &str, now: 
 }
 
 /// The batch of each of these entries that is in one.
-pub fn batches_of(conn: &mut Conn, entry_ids: &[i64]) -> Result<std::collections::HashMap<i64, i64>, Error> {
+pub fn batches_of(
+    conn: &mut Conn,
+    entry_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, i64>, Error> {
     let mut out = std::collections::HashMap::new();
     for chunk in entry_ids.chunks(10_000) {
         let pairs: Vec<(i64, i64)> = export_entries::table

@@ -79,7 +79,11 @@ pub enum Outcome {
 }
 
 /// The import of a file by kind and SHA-256, if it was imported.
-pub fn find_import(conn: &mut Conn, kind: ImportKind, sha256: &str) -> Result<Option<ImportRow>, Error> {
+pub fn find_import(
+    conn: &mut Conn,
+    kind: ImportKind,
+    sha256: &str,
+) -> Result<Option<ImportRow>, Error> {
     Ok(imports::table
         .filter(imports::kind.eq(kind.as_str()))
         .filter(imports::sha256.eq(sha256))
@@ -98,7 +102,11 @@ pub fn load_import(conn: &mut Conn, id: i64) -> Result<Option<ImportRow>, Error>
 }
 
 /// Imports in the order they were made, after a cursor.
-pub fn list_imports(conn: &mut Conn, after: Option<i64>, limit: usize) -> Result<Vec<ImportRow>, Error> {
+pub fn list_imports(
+    conn: &mut Conn,
+    after: Option<i64>,
+    limit: usize,
+) -> Result<Vec<ImportRow>, Error> {
     let mut q = imports::table
         .order(imports::id.asc())
         .limit(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -156,12 +164,16 @@ pub fn run_import(
             created_at: ts(run.now),
             created_by: run.actor.clone(),
         };
-        diesel::insert_into(imports::table).values(&row).execute(c)?;
+        diesel::insert_into(imports::table)
+            .values(&row)
+            .execute(c)?;
         Ok(Outcome::Imported(row))
     });
     match result {
         Err(Error::Internal { context, .. }) if context == DRY_RUN_ROLLBACK => {
-            Ok(Outcome::DryRun { rows: counted.get() })
+            Ok(Outcome::DryRun {
+                rows: counted.get(),
+            })
         }
         other => other,
     }
@@ -189,11 +201,23 @@ impl Sink {
         })
     }
 
-    fn add(&mut self, c: &mut Conn, n: u64, row: CheckedRow, errors: &mut RowErrors) -> Result<(), Error> {
+    fn add(
+        &mut self,
+        c: &mut Conn,
+        n: u64,
+        row: CheckedRow,
+        errors: &mut RowErrors,
+    ) -> Result<(), Error> {
         match row {
             CheckedRow::Customer(cu) => {
                 if !self.plans.contains(&cu.plan_id) {
-                    errors.push(row_error(n, "plan_id", &cu.plan_id, "not_found", format!("no plan {:?}", cu.plan_id)));
+                    errors.push(row_error(
+                        n,
+                        "plan_id",
+                        &cu.plan_id,
+                        "not_found",
+                        format!("no plan {:?}", cu.plan_id),
+                    ));
                     return Ok(());
                 }
                 self.pending.push((n, cu));
@@ -232,8 +256,12 @@ impl Sink {
         let (rows, changes): (Vec<_>, Vec<_>) =
             chunk.iter().map(|(_, n)| rows_for(n, self.now)).unzip();
         let fast = c.transaction(|t| -> Result<(), diesel::result::Error> {
-            diesel::insert_into(customers::table).values(&rows).execute(t)?;
-            diesel::insert_into(plan_changes::table).values(&changes).execute(t)?;
+            diesel::insert_into(customers::table)
+                .values(&rows)
+                .execute(t)?;
+            diesel::insert_into(plan_changes::table)
+                .values(&changes)
+                .execute(t)?;
             Ok(())
         });
         match fast {
@@ -241,8 +269,12 @@ impl Sink {
             Err(e) if is_unique_violation(&e) => {
                 for ((n, cu), (row, change)) in chunk.iter().zip(rows.iter().zip(&changes)) {
                     let one = c.transaction(|t| -> Result<(), diesel::result::Error> {
-                        diesel::insert_into(customers::table).values(row).execute(t)?;
-                        diesel::insert_into(plan_changes::table).values(change).execute(t)?;
+                        diesel::insert_into(customers::table)
+                            .values(row)
+                            .execute(t)?;
+                        diesel::insert_into(plan_changes::table)
+                            .values(change)
+                            .execute(t)?;
                         Ok(())
                     });
                     match one {
@@ -256,7 +288,13 @@ impl Sink {
                             errors.push(if stamp.as_deref() == Some(self.stamp.as_str()) {
                                 twice(*n, &cu.id)
                             } else {
-                                row_error(*n, "id", &cu.id, "taken", format!("customer {:?} already exists", cu.id))
+                                row_error(
+                                    *n,
+                                    "id",
+                                    &cu.id,
+                                    "taken",
+                                    format!("customer {:?} already exists", cu.id),
+                                )
                             });
                         }
                         Err(e) => return Err(e.into()),
@@ -282,7 +320,13 @@ fn row_error(row: u64, column: &str, value: &str, code: &'static str, message: S
 }
 
 fn twice(row: u64, id: &str) -> RowError {
-    row_error(row, "id", id, "taken", format!("{id:?} appears more than once in this file"))
+    row_error(
+        row,
+        "id",
+        id,
+        "taken",
+        format!("{id:?} appears more than once in this file"),
+    )
 }
 
 /// The text form of a scope, as its CSV cell reads (`plans:A B`).

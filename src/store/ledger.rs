@@ -18,8 +18,8 @@ use crate::domain::settlement::{
 };
 use crate::domain::time::{format_utc, Nanos};
 use crate::domain::{ENGINE_VERSION, TZDB_VERSION};
-use crate::wire::exports::export_id;
 use crate::wire::credits::{Balance, EntryView, GoodwillCommand, Grant, LedgerFilter};
+use crate::wire::exports::export_id;
 use crate::wire::{ConflictKind, Error};
 
 use super::convert::{from_minor, read_ts, to_minor, ts};
@@ -415,7 +415,11 @@ pub fn goodwill(
 }
 
 /// The entry a goodwill `reference` already names for a customer.
-fn referenced_entry(conn: &mut Conn, customer_id: &str, reference: &str) -> Result<Option<i64>, Error> {
+fn referenced_entry(
+    conn: &mut Conn,
+    customer_id: &str,
+    reference: &str,
+) -> Result<Option<i64>, Error> {
     Ok(entry_references::table
         .filter(entry_references::customer_id.eq(customer_id))
         .filter(entry_references::reference.eq(reference))

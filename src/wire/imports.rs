@@ -18,7 +18,11 @@ pub enum ImportKind {
 }
 
 impl ImportKind {
-    pub const ALL: [ImportKind; 3] = [ImportKind::Customers, ImportKind::Plans, ImportKind::Incidents];
+    pub const ALL: [ImportKind; 3] = [
+        ImportKind::Customers,
+        ImportKind::Plans,
+        ImportKind::Incidents,
+    ];
 
     pub fn parse(s: &str) -> Result<ImportKind, String> {
         match s {
@@ -84,7 +88,11 @@ pub struct RowError {
 
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "row {}, column {}: {}", self.row, self.column, self.message)
+        write!(
+            f,
+            "row {}, column {}: {}",
+            self.row, self.column, self.message
+        )
     }
 }
 

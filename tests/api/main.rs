@@ -3,7 +3,9 @@
 //! assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
+mod exports;
 mod idempotency;
+mod imports;
 mod openapi;
 mod quote;
 mod roles;
@@ -43,8 +45,7 @@ pub struct Answer {
 
 impl Answer {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -144,7 +145,10 @@ impl TestApp {
         let headers = resp
             .headers_names()
             .into_iter()
-            .filter_map(|n| resp.header(&n).map(|v| (n.to_ascii_lowercase(), v.to_string())))
+            .filter_map(|n| {
+                resp.header(&n)
+                    .map(|v| (n.to_ascii_lowercase(), v.to_string()))
+            })
             .collect();
         let body = resp.into_string().unwrap_or_default();
         Answer {

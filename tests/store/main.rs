@@ -6,6 +6,8 @@
 mod cli;
 mod common;
 mod concurrency;
+mod csv_cli;
+mod csv_kill;
 mod foundation;
 mod kill;
 mod migrations;
