@@ -15,7 +15,9 @@ use std::collections::{BTreeSet, HashMap};
 use rayon::prelude::*;
 
 use crate::domain::batch::{PeriodFactor, SharedQuote};
-use crate::domain::book::{fee_source, labels_touched, measuring_zone, Customer, IncidentRecord, Plans};
+use crate::domain::book::{
+    fee_source, labels_touched, measuring_zone, Customer, IncidentRecord, Plans,
+};
 use crate::domain::breakdown::Breakdown;
 use crate::domain::fee::{FeeSource, PlanSegment};
 use crate::domain::interval::{Span, Window};
@@ -80,7 +82,11 @@ pub struct Groups {
     since_floor: Nanos,
 }
 
-fn intern<K: std::hash::Hash + Eq + Clone>(ids: &mut HashMap<K, u32>, list: &mut Vec<K>, key: K) -> u32 {
+fn intern<K: std::hash::Hash + Eq + Clone>(
+    ids: &mut HashMap<K, u32>,
+    list: &mut Vec<K>,
+    key: K,
+) -> u32 {
     if let Some(&i) = ids.get(&key) {
         return i;
     }
@@ -125,12 +131,20 @@ impl Groups {
             if let Scope::Customers(ids) = &inc.scope {
                 for id in ids {
                     if let Some(c) = book.customers.find(id) {
-                        g.named.entry(c).or_default().push(u32::try_from(k).unwrap_or(u32::MAX));
+                        g.named
+                            .entry(c)
+                            .or_default()
+                            .push(u32::try_from(k).unwrap_or(u32::MAX));
                     }
                 }
             }
         }
-        let first = book.incidents.iter().map(|i| i.started_at).min().unwrap_or(0);
+        let first = book
+            .incidents
+            .iter()
+            .map(|i| i.started_at)
+            .min()
+            .unwrap_or(0);
         g.since_floor = first.saturating_sub(SINCE_HORIZON);
         g
     }
@@ -145,7 +159,11 @@ impl Groups {
         let membership = match self.named.get(&c) {
             None => base,
             Some(extra) => {
-                let mut list = self.memberships.get(base as usize).cloned().unwrap_or_default();
+                let mut list = self
+                    .memberships
+                    .get(base as usize)
+                    .cloned()
+                    .unwrap_or_default();
                 list.extend(extra);
                 list.sort_unstable();
                 list.dedup();
@@ -153,8 +171,18 @@ impl Groups {
             }
         };
         let shape = self.shape_of.get(plan).copied().unwrap_or(0);
-        let since = if rec.since <= self.since_floor { 0 } else { rec.since };
-        let key = ProfileKey { zone: rec.zone, shape, since, membership, plan: rec.plan };
+        let since = if rec.since <= self.since_floor {
+            0
+        } else {
+            rec.since
+        };
+        let key = ProfileKey {
+            zone: rec.zone,
+            shape,
+            since,
+            membership,
+            plan: rec.plan,
+        };
         // The plan is only a representative of the shape: equal keys but for it share one.
         let lookup = ProfileKey { plan: 0, ..key };
         let profile = match self.profile_ids.get(&lookup) {
@@ -166,32 +194,51 @@ impl Groups {
                 p
             }
         };
-        intern(&mut self.variant_ids, &mut self.variant_keys, (profile, rec.plan))
+        intern(
+            &mut self.variant_ids,
+            &mut self.variant_keys,
+            (profile, rec.plan),
+        )
     }
 
     fn incidents_of<'b>(&self, book: &'b Book, membership: u32) -> Vec<&'b IncidentRecord> {
         self.memberships
             .get(membership as usize)
-            .map(|l| l.iter().filter_map(|k| book.incidents.get(*k as usize)).collect())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|k| book.incidents.get(*k as usize))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
 
 /// A customer standing for a profile or variant: the zone, the plan and when it began.
 fn representative(book: &Book, zone: u16, plan: u32, since: Nanos) -> Customer {
-    let plan_id = book.plans.get(plan as usize).map(|p| p.info.id.clone()).unwrap_or_default();
+    let plan_id = book
+        .plans
+        .get(plan as usize)
+        .map(|p| p.info.id.clone())
+        .unwrap_or_default();
     Customer {
         id: String::new(),
         name: String::new(),
         email: None,
-        timezone: book.zones.get(zone as usize).copied().unwrap_or(chrono_tz::UTC),
+        timezone: book
+            .zones
+            .get(zone as usize)
+            .copied()
+            .unwrap_or(chrono_tz::UTC),
         history: vec![(since, plan_id)],
     }
 }
 
 /// The plans table the book's rules read.
 pub fn plans_table(book: &Book) -> Plans {
-    book.plans.iter().map(|p| (p.info.id.clone(), p.info.clone())).collect()
+    book.plans
+        .iter()
+        .map(|p| (p.info.id.clone(), p.info.clone()))
+        .collect()
 }
 
 /// Every period the outages among `incidents` touch for a customer, each with the incidents
@@ -205,16 +252,23 @@ pub fn periods_for<'i>(
     let mut labels: BTreeSet<PeriodLabel> = BTreeSet::new();
     for inc in incidents.iter().filter(|i| i.kind == IncidentKind::Outage) {
         if let Some(span) = inc.span(as_of) {
-            labels.extend(labels_touched(customer, plans, span).map_err(|e| Error::internal(e.to_string()))?);
+            labels.extend(
+                labels_touched(customer, plans, span)
+                    .map_err(|e| Error::internal(e.to_string()))?,
+            );
         }
     }
-    let version = crate::domain::book::version_at(customer, plans, 0).map_err(|e| Error::internal(e.to_string()))?;
+    let version = crate::domain::book::version_at(customer, plans, 0)
+        .map_err(|e| Error::internal(e.to_string()))?;
     let zone = measuring_zone(customer, version);
     Ok(labels
         .into_iter()
         .map(|label| {
             let zp = label.in_zone(zone);
-            let period = Span { start: zp.start, end: zp.end.max(zp.start + 1) };
+            let period = Span {
+                start: zp.start,
+                end: zp.end.max(zp.start + 1),
+            };
             let relevant = incidents
                 .iter()
                 .copied()
@@ -238,11 +292,16 @@ pub fn credit_input(
     let mut outages = Vec::new();
     let mut exclusions = Vec::new();
     for inc in incidents {
-        let Some(span) = inc.span(as_of) else { continue };
+        let Some(span) = inc.span(as_of) else {
+            continue;
+        };
         match inc.kind {
             IncidentKind::Outage => outages.push(Incident {
                 start: inc.started_at,
-                windows: vec![Window { span, impact: inc.impact }],
+                windows: vec![Window {
+                    span,
+                    impact: inc.impact,
+                }],
             }),
             IncidentKind::Maintenance => exclusions.push(span),
         }
@@ -260,7 +319,10 @@ pub fn credit_input(
 }
 
 fn engine_error(label: PeriodLabel, e: impl std::fmt::Display) -> Error {
-    Error::invalid("plans.price", format!("{label}: the plan and incidents cannot be computed: {e}"))
+    Error::invalid(
+        "plans.price",
+        format!("{label}: the plan and incidents cannot be computed: {e}"),
+    )
 }
 
 /// The engine at a price of 1, minimum left out (it is not linear in the price), for one
@@ -271,7 +333,13 @@ fn unit_quote(input: &CreditInput, label: PeriodLabel) -> Result<SharedQuote, Er
         unit.fees = FeeSource::History(
             segments
                 .iter()
-                .map(|s| PlanSegment { since: s.since, plan: crate::domain::fee::Plan { price: rust_decimal::Decimal::ONE, ..s.plan } })
+                .map(|s| PlanSegment {
+                    since: s.since,
+                    plan: crate::domain::fee::Plan {
+                        price: rust_decimal::Decimal::ONE,
+                        ..s.plan
+                    },
+                })
                 .collect(),
         );
     }
@@ -281,7 +349,10 @@ fn unit_quote(input: &CreditInput, label: PeriodLabel) -> Result<SharedQuote, Er
         .periods
         .iter()
         .filter(|p| p.label == label)
-        .map(|p| PeriodFactor { label: p.label, per_unit: p.capped_exact.clone() })
+        .map(|p| PeriodFactor {
+            label: p.label,
+            per_unit: p.capped_exact.clone(),
+        })
         .collect();
     Ok(SharedQuote {
         currency: input.currency,
@@ -293,7 +364,12 @@ fn unit_quote(input: &CreditInput, label: PeriodLabel) -> Result<SharedQuote, Er
 }
 
 /// Computes every profile (in parallel; the result is in profile order).
-pub fn compute_profiles(book: &Book, groups: &Groups, plans: &Plans, as_of: Nanos) -> Result<Vec<Profile>, Error> {
+pub fn compute_profiles(
+    book: &Book,
+    groups: &Groups,
+    plans: &Plans,
+    as_of: Nanos,
+) -> Result<Vec<Profile>, Error> {
     groups
         .profile_keys
         .par_iter()
@@ -304,7 +380,10 @@ pub fn compute_profiles(book: &Book, groups: &Groups, plans: &Plans, as_of: Nano
                 .into_iter()
                 .map(|(label, relevant)| {
                     let input = credit_input(&customer, plans, label, &relevant, as_of)?;
-                    Ok(ProfilePeriod { label, shared: unit_quote(&input, label)? })
+                    Ok(ProfilePeriod {
+                        label,
+                        shared: unit_quote(&input, label)?,
+                    })
                 })
                 .collect::<Result<Vec<_>, Error>>()?;
             Ok(Profile { periods })
@@ -345,10 +424,14 @@ pub fn compute_variants(
                     .into_iter()
                     .find(|p| p.label == label)
                     .ok_or_else(|| Error::internal(format!("the engine returned no {label}")))?;
-                out.push(VariantPeriod { breakdown: period.breakdown });
+                out.push(VariantPeriod {
+                    breakdown: period.breakdown,
+                });
             }
             if out.len() != wanted.len() {
-                return Err(Error::internal("a variant's periods differ from its profile's"));
+                return Err(Error::internal(
+                    "a variant's periods differ from its profile's",
+                ));
             }
             Ok(out)
         })

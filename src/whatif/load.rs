@@ -76,7 +76,11 @@ impl Customers {
 
     /// The id of customer `i`.
     pub fn id(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) };
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends.get(i - 1).copied().unwrap_or(0)
+        };
         let end = self.ends.get(i).copied().unwrap_or(start);
         self.arena.get(start..end).unwrap_or_default()
     }
@@ -97,10 +101,13 @@ impl Customers {
         }
         let i = u32::try_from(self.recs.len()).unwrap_or(u32::MAX);
         let h = hash_of(id);
-        if self.by_hash.contains_key(&h) {
-            self.collided.insert(id.to_string(), i);
-        } else {
-            self.by_hash.insert(h, i);
+        match self.by_hash.entry(h) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(id.to_string(), i);
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
         }
         self.arena.push_str(id);
         self.ends.push(self.arena.len());
@@ -147,7 +154,13 @@ fn row_error(row: u64, column: &str, value: &str, code: &'static str, message: S
 }
 
 fn twice(row: u64, id: &str) -> RowError {
-    row_error(row, "id", id, "taken", format!("{id:?} appears more than once in this file"))
+    row_error(
+        row,
+        "id",
+        id,
+        "taken",
+        format!("{id:?} appears more than once in this file"),
+    )
 }
 
 /// Reads every row of one file, handing the checked ones to `add`; bad rows and what `add`
@@ -201,21 +214,29 @@ fn plan_rec(p: NewPlan) -> Result<PlanRec, Error> {
     })
 }
 
-fn load_plans(path: &std::path::Path, book: &mut Book, bar: &indicatif::ProgressBar) -> Result<(), Error> {
+fn load_plans(
+    path: &std::path::Path,
+    book: &mut Book,
+    bar: &indicatif::ProgressBar,
+) -> Result<(), Error> {
     let mut failure = None;
-    let r = read_file(ImportKind::Plans, open(path, bar)?, &mut |n, row, errors| {
-        let CheckedRow::Plan(p) = row else { return };
-        if book.plan_index.contains_key(&p.id) {
-            errors.push(twice(n, &p.id));
-            return;
-        }
-        let at = u32::try_from(book.plans.len()).unwrap_or(u32::MAX);
-        book.plan_index.insert(p.id.clone(), at);
-        match plan_rec(p) {
-            Ok(rec) => book.plans.push(rec),
-            Err(e) => failure = Some(e),
-        }
-    });
+    let r = read_file(
+        ImportKind::Plans,
+        open(path, bar)?,
+        &mut |n, row, errors| {
+            let CheckedRow::Plan(p) = row else { return };
+            if book.plan_index.contains_key(&p.id) {
+                errors.push(twice(n, &p.id));
+                return;
+            }
+            let at = u32::try_from(book.plans.len()).unwrap_or(u32::MAX);
+            book.plan_index.insert(p.id.clone(), at);
+            match plan_rec(p) {
+                Ok(rec) => book.plans.push(rec),
+                Err(e) => failure = Some(e),
+            }
+        },
+    );
     match failure {
         Some(e) => Err(e),
         None => r,
@@ -238,24 +259,53 @@ fn zone_index(book: &mut Book, zones: &mut HashMap<Tz, u16>, tz: Tz) -> u16 {
     })
 }
 
-fn load_customers(path: &std::path::Path, book: &mut Book, bar: &indicatif::ProgressBar) -> Result<(), Error> {
+fn load_customers(
+    path: &std::path::Path,
+    book: &mut Book,
+    bar: &indicatif::ProgressBar,
+) -> Result<(), Error> {
     let mut zones: HashMap<Tz, u16> = HashMap::new();
     let mut pending: Vec<(u64, String, CustRec)> = Vec::with_capacity(CUSTOMER_CHUNK);
     let mut tail = RowErrors::default();
-    let r = read_file(ImportKind::Customers, open(path, bar)?, &mut |n, row, errors| {
-        let CheckedRow::Customer(NewCustomer { id, timezone, plan_id, plan_since, .. }) = row else {
-            return;
-        };
-        let Some(&plan) = book.plan_index.get(&plan_id) else {
-            errors.push(row_error(n, "plan_id", &plan_id, "not_found", format!("no plan {plan_id:?}")));
-            return;
-        };
-        let zone = zone_index(book, &mut zones, timezone);
-        pending.push((n, id, CustRec { plan, zone, since: plan_since }));
-        if pending.len() >= CUSTOMER_CHUNK {
-            flush(&mut pending, book, errors);
-        }
-    });
+    let r = read_file(
+        ImportKind::Customers,
+        open(path, bar)?,
+        &mut |n, row, errors| {
+            let CheckedRow::Customer(NewCustomer {
+                id,
+                timezone,
+                plan_id,
+                plan_since,
+                ..
+            }) = row
+            else {
+                return;
+            };
+            let Some(&plan) = book.plan_index.get(&plan_id) else {
+                errors.push(row_error(
+                    n,
+                    "plan_id",
+                    &plan_id,
+                    "not_found",
+                    format!("no plan {plan_id:?}"),
+                ));
+                return;
+            };
+            let zone = zone_index(book, &mut zones, timezone);
+            pending.push((
+                n,
+                id,
+                CustRec {
+                    plan,
+                    zone,
+                    since: plan_since,
+                },
+            ));
+            if pending.len() >= CUSTOMER_CHUNK {
+                flush(&mut pending, book, errors);
+            }
+        },
+    );
     // The last chunk is flushed after every row is read, as an import does.
     flush(&mut pending, book, &mut tail);
     match r {
@@ -294,30 +344,44 @@ fn missing_reference(book: &Book, scope: &Scope) -> Option<String> {
     }
 }
 
-fn load_incidents(path: &std::path::Path, book: &mut Book, bar: &indicatif::ProgressBar) -> Result<(), Error> {
+fn load_incidents(
+    path: &std::path::Path,
+    book: &mut Book,
+    bar: &indicatif::ProgressBar,
+) -> Result<(), Error> {
     let mut seen: HashSet<String> = HashSet::new();
     let mut list = Vec::new();
-    let r = read_file(ImportKind::Incidents, open(path, bar)?, &mut |n, row, errors| {
-        let CheckedRow::Incident(i) = row else { return };
-        if !seen.insert(i.id.clone()) {
-            errors.push(twice(n, &i.id));
-            return;
-        }
-        if let Some(message) = missing_reference(book, &i.scope) {
-            errors.push(row_error(n, "scope", &scope_text(&i.scope), "not_found", message));
-            return;
-        }
-        list.push(IncidentRecord {
-            id: i.id,
-            title: i.title,
-            kind: i.kind,
-            started_at: i.started_at,
-            ended_at: i.ended_at,
-            impact: i.impact,
-            summary: i.summary,
-            scope: i.scope,
-        });
-    });
+    let r = read_file(
+        ImportKind::Incidents,
+        open(path, bar)?,
+        &mut |n, row, errors| {
+            let CheckedRow::Incident(i) = row else { return };
+            if !seen.insert(i.id.clone()) {
+                errors.push(twice(n, &i.id));
+                return;
+            }
+            if let Some(message) = missing_reference(book, &i.scope) {
+                errors.push(row_error(
+                    n,
+                    "scope",
+                    &scope_text(&i.scope),
+                    "not_found",
+                    message,
+                ));
+                return;
+            }
+            list.push(IncidentRecord {
+                id: i.id,
+                title: i.title,
+                kind: i.kind,
+                started_at: i.started_at,
+                ended_at: i.ended_at,
+                impact: i.impact,
+                summary: i.summary,
+                scope: i.scope,
+            });
+        },
+    );
     book.incidents = list;
     r
 }

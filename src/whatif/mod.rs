@@ -88,7 +88,9 @@ pub fn main(opts: &Options) -> i32 {
 fn progress_bar() -> indicatif::ProgressBar {
     if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(0);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} ({eta})") {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:40}] {pos}/{len} ({eta})",
+        ) {
             bar.set_style(style);
         }
         bar
@@ -110,7 +112,11 @@ fn pieces(book: &Book, groups: &Groups, variants: &[Vec<VariantPeriod>]) -> Vec<
         .iter()
         .zip(&groups.variant_keys)
         .map(|(periods, &(_, plan))| {
-            let plan_id = book.plans.get(plan as usize).map(|p| p.info.id.as_str()).unwrap_or_default();
+            let plan_id = book
+                .plans
+                .get(plan as usize)
+                .map(|p| p.info.id.as_str())
+                .unwrap_or_default();
             periods
                 .iter()
                 .map(|vp| {
@@ -154,22 +160,34 @@ fn chunk_rows(s: &Shared<'_>, chunk: &[u32]) -> Result<(Vec<u8>, Stats), Error> 
     let mut out = Vec::with_capacity(chunk.len() * 400);
     let mut stats = Stats::new();
     for &c in chunk {
-        let (Some(rec), Some(&variant)) = (s.book.customers.recs.get(c as usize), s.variant_of.get(c as usize)) else {
+        let (Some(rec), Some(&variant)) = (
+            s.book.customers.recs.get(c as usize),
+            s.variant_of.get(c as usize),
+        ) else {
             continue;
         };
-        let (Some(&(profile, _)), Some(pieces)) = (s.variant_profile.get(variant as usize), s.pieces.get(variant as usize))
-        else {
+        let (Some(&(profile, _)), Some(pieces)) = (
+            s.variant_profile.get(variant as usize),
+            s.pieces.get(variant as usize),
+        ) else {
             continue;
         };
-        let Some(profile) = s.profiles.get(profile as usize) else { continue };
+        let Some(profile) = s.profiles.get(profile as usize) else {
+            continue;
+        };
         if profile.periods.is_empty() {
             continue;
         }
-        let Some(plan) = s.book.plans.get(rec.plan as usize) else { continue };
+        let Some(plan) = s.book.plans.get(rec.plan as usize) else {
+            continue;
+        };
         let version = plan.version();
         let price = version.plan.price;
         let id = s.book.customers.id(c as usize);
-        let mut agg = Agg { customers: 1, ..Agg::default() };
+        let mut agg = Agg {
+            customers: 1,
+            ..Agg::default()
+        };
         for (pp, piece) in profile.periods.iter().zip(pieces) {
             // One exact multiplication, the minimum and one rounding (docs/rules.md §5).
             let credit = pp.shared.credit(0, price);
@@ -197,7 +215,11 @@ fn chunk_rows(s: &Shared<'_>, chunk: &[u32]) -> Result<(Vec<u8>, Stats), Error> 
 
 /// Where rows go: a temporary file renamed over `--out` once complete, or stdout.
 enum Sink {
-    File { tmp: PathBuf, dest: PathBuf, w: std::io::BufWriter<std::fs::File> },
+    File {
+        tmp: PathBuf,
+        dest: PathBuf,
+        w: std::io::BufWriter<std::fs::File>,
+    },
     Stdout(std::io::BufWriter<std::io::Stdout>),
 }
 
@@ -209,13 +231,24 @@ impl Sink {
     fn open(out: Option<&PathBuf>) -> Result<Sink, Error> {
         Ok(match out {
             Some(dest) => {
-                let mut name = dest.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+                let mut name = dest
+                    .file_name()
+                    .map(|n| n.to_os_string())
+                    .unwrap_or_default();
                 name.push(".partial");
                 let tmp = dest.with_file_name(name);
-                let f = std::fs::File::create(&tmp).map_err(|e| Error::invalid("out", format!("{}: {e}", tmp.display())))?;
-                Sink::File { tmp, dest: dest.clone(), w: std::io::BufWriter::with_capacity(1 << 20, f) }
+                let f = std::fs::File::create(&tmp)
+                    .map_err(|e| Error::invalid("out", format!("{}: {e}", tmp.display())))?;
+                Sink::File {
+                    tmp,
+                    dest: dest.clone(),
+                    w: std::io::BufWriter::with_capacity(1 << 20, f),
+                }
             }
-            None => Sink::Stdout(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout())),
+            None => Sink::Stdout(std::io::BufWriter::with_capacity(
+                1 << 20,
+                std::io::stdout(),
+            )),
         })
     }
 
@@ -259,8 +292,14 @@ fn run(book: &Book, opts: &Options, bar: &indicatif::ProgressBar) -> Result<(), 
     let profiles = group::compute_profiles(book, &groups, &plans, opts.as_of)?;
     let variants = group::compute_variants(book, &groups, &profiles, &plans, opts.as_of)?;
     let pieces = pieces(book, &groups, &variants);
-    let mut order: Vec<u32> = (0..n).map(|c| u32::try_from(c).unwrap_or(u32::MAX)).collect();
-    order.par_sort_unstable_by(|a, b| book.customers.id(*a as usize).cmp(book.customers.id(*b as usize)));
+    let mut order: Vec<u32> = (0..n)
+        .map(|c| u32::try_from(c).unwrap_or(u32::MAX))
+        .collect();
+    order.par_sort_unstable_by(|a, b| {
+        book.customers
+            .id(*a as usize)
+            .cmp(book.customers.id(*b as usize))
+    });
     let shared = Shared {
         book,
         variant_of: &variant_of,
@@ -284,7 +323,12 @@ fn run(book: &Book, opts: &Options, bar: &indicatif::ProgressBar) -> Result<(), 
     }
 }
 
-fn write_rows(s: &Shared<'_>, order: &[u32], sink: &mut Sink, bar: &indicatif::ProgressBar) -> Result<Stats, Error> {
+fn write_rows(
+    s: &Shared<'_>,
+    order: &[u32],
+    sink: &mut Sink,
+    bar: &indicatif::ProgressBar,
+) -> Result<Stats, Error> {
     bar.set_message("writing");
     bar.set_length(order.len() as u64);
     bar.set_position(0);
@@ -292,7 +336,8 @@ fn write_rows(s: &Shared<'_>, order: &[u32], sink: &mut Sink, bar: &indicatif::P
     let window = CHUNK * 4 * rayon::current_num_threads().max(1);
     let mut stats = Stats::new();
     for part in order.chunks(window) {
-        let done: Vec<Result<(Vec<u8>, Stats), Error>> = part.par_chunks(CHUNK).map(|c| chunk_rows(s, c)).collect();
+        let done: Vec<Result<(Vec<u8>, Stats), Error>> =
+            part.par_chunks(CHUNK).map(|c| chunk_rows(s, c)).collect();
         for r in done {
             let (bytes, chunk_stats) = r?;
             sink.write(&bytes)?;
@@ -310,17 +355,27 @@ fn write_summary(book: &Book, stats: &Stats, opts: &Options) -> Result<(), Error
             .get(p as usize)
             .map(|r| (r.info.id.clone(), r.info.currency))
     };
-    let zone_of = |z: u16| book.zones.get(z as usize).map(|t| t.name().to_string()).unwrap_or_default();
+    let zone_of = |z: u16| {
+        book.zones
+            .get(z as usize)
+            .map(|t| t.name().to_string())
+            .unwrap_or_default()
+    };
     let lines = render::summary(stats, &plan_of, &zone_of)
         .ok_or_else(|| Error::invalid("plans.price", "the credit total overflows"))?;
     let csv = render::summary_csv(&lines);
     if let Some(path) = &opts.summary_out {
-        std::fs::write(path, &csv).map_err(|e| Error::invalid("summary-out", format!("{}: {e}", path.display())))?;
+        std::fs::write(path, &csv)
+            .map_err(|e| Error::invalid("summary-out", format!("{}: {e}", path.display())))?;
     }
     if opts.summary {
         // With rows on stdout, the summary goes to stderr so the rows stay a clean CSV.
         let text = if opts.out.is_none() {
-            if std::io::stderr().is_terminal() { render::summary_table(&lines).into_bytes() } else { csv }
+            if std::io::stderr().is_terminal() {
+                render::summary_table(&lines).into_bytes()
+            } else {
+                csv
+            }
         } else if std::io::stdout().is_terminal() {
             render::summary_table(&lines).into_bytes()
         } else {

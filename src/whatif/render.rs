@@ -15,8 +15,15 @@ pub const HEADER: &str =
 
 /// Appends one cell: neutralized when it is text, quoted when it must be.
 pub fn push_cell(out: &mut Vec<u8>, value: &str, text: bool) {
-    let value = if text { neutralize(value) } else { std::borrow::Cow::Borrowed(value) };
-    if value.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+    let value = if text {
+        neutralize(value)
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    };
+    if value
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
         out.push(b'"');
         for b in value.bytes() {
             if b == b'"' {
@@ -87,8 +94,16 @@ pub fn summary(
         let Some((plan_id, currency)) = plan_of(*plan) else {
             continue;
         };
-        currencies.entry(currency.code()).or_insert((currency, Agg::default())).1.add(a)?;
-        plans.entry(plan_id).or_insert((currency, Agg::default())).1.add(a)?;
+        currencies
+            .entry(currency.code())
+            .or_insert((currency, Agg::default()))
+            .1
+            .add(a)?;
+        plans
+            .entry(plan_id)
+            .or_insert((currency, Agg::default()))
+            .1
+            .add(a)?;
         zones
             .entry((zone_of(*zone), currency.code()))
             .or_insert((currency, Agg::default()))
@@ -108,9 +123,17 @@ pub fn summary(
         credited: a.credited,
     };
     let mut out: Vec<SummaryLine> = Vec::new();
-    out.extend(currencies.iter().map(|(k, v)| line("currency", (*k).to_string(), v)));
+    out.extend(
+        currencies
+            .iter()
+            .map(|(k, v)| line("currency", (*k).to_string(), v)),
+    );
     out.extend(plans.iter().map(|(k, v)| line("plan", k.clone(), v)));
-    out.extend(zones.iter().map(|((z, _), v)| line("timezone", z.clone(), v)));
+    out.extend(
+        zones
+            .iter()
+            .map(|((z, _), v)| line("timezone", z.clone(), v)),
+    );
     out.push(SummaryLine {
         dimension: "all",
         key: "all".into(),
@@ -124,8 +147,15 @@ pub fn summary(
 }
 
 /// The summary's columns.
-pub const SUMMARY_HEADER: [&str; 7] =
-    ["dimension", "key", "currency", "credit", "periods", "customers", "customers_credited"];
+pub const SUMMARY_HEADER: [&str; 7] = [
+    "dimension",
+    "key",
+    "currency",
+    "credit",
+    "periods",
+    "customers",
+    "customers_credited",
+];
 
 fn cells(l: &SummaryLine) -> [String; 7] {
     [
