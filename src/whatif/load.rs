@@ -163,21 +163,48 @@ fn twice(row: u64, id: &str) -> RowError {
     )
 }
 
+/// Rows a reader thread hands over at a time.
+const BATCH: usize = 1_024;
+
 /// Reads every row of one file, handing the checked ones to `add`; bad rows and what `add`
-/// finds go into the file's errors.
-fn read_file<R: Read>(
+/// finds go into the file's errors. The reader (parsing and checking each row) runs on its
+/// own thread, so that it overlaps with what `add` does; rows arrive in file order.
+fn read_file<R: Read + Send>(
     kind: ImportKind,
     input: R,
     add: &mut dyn FnMut(u64, CheckedRow, &mut RowErrors),
 ) -> Result<(), Error> {
     let rows = Rows::new(kind, input)?;
     let mut errors = RowErrors::default();
-    for item in rows {
-        match item {
-            RowItem::Row(n, row) => add(n, row, &mut errors),
-            RowItem::Bad(list) => errors.extend(list),
-            RowItem::Fatal(e) => return Err(e),
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RowItem>>(8);
+    let fatal = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            for item in rows {
+                batch.push(item);
+                if batch.len() >= BATCH
+                    && tx
+                        .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                        .is_err()
+                {
+                    return;
+                }
+            }
+            let _ = tx.send(batch);
+        });
+        for batch in rx {
+            for item in batch {
+                match item {
+                    RowItem::Row(n, row) => add(n, row, &mut errors),
+                    RowItem::Bad(list) => errors.extend(list),
+                    RowItem::Fatal(e) => return Some(e),
+                }
+            }
         }
+        None
+    });
+    if let Some(e) = fatal {
+        return Err(e);
     }
     if errors.is_empty() {
         Ok(())
@@ -186,7 +213,7 @@ fn read_file<R: Read>(
     }
 }
 
-fn open(path: &std::path::Path, bar: &indicatif::ProgressBar) -> Result<impl Read, Error> {
+fn open(path: &std::path::Path, bar: &indicatif::ProgressBar) -> Result<impl Read + Send, Error> {
     let f = std::fs::File::open(path)
         .map_err(|e| Error::invalid("file", format!("{}: {e}", path.display())))?;
     Ok(bar.wrap_read(std::io::BufReader::with_capacity(256 * 1024, f)))
