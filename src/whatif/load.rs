@@ -8,9 +8,8 @@
 //! Customers are kept as compact records: the id in one text arena, a zone index and a plan
 //! index; memory grows by about 30 bytes per customer beyond the plan and zone tables.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 use std::io::Read;
 
 use chrono_tz::Tz;
@@ -54,16 +53,44 @@ pub struct Customers {
     arena: String,
     ends: Vec<usize>,
     pub recs: Vec<CustRec>,
-    by_hash: HashMap<u64, u32>,
+    by_hash: HashIndex,
     /// Ids whose hash another id already has (rare).
     collided: HashMap<String, u32>,
 }
 
+/// A 64-bit hash of an id (FNV-1a, then a final mix). Ids that share a hash are told apart by
+/// comparing them, so the quality only matters for speed.
 fn hash_of(id: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish()
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
 }
+
+/// The map from id hashes: the key is a hash already, so it is used as it is.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type HashIndex = HashMap<u64, u32, std::hash::BuildHasherDefault<PassThrough>>;
 
 impl Customers {
     pub fn len(&self) -> usize {
@@ -83,6 +110,16 @@ impl Customers {
         };
         let end = self.ends.get(i).copied().unwrap_or(start);
         self.arena.get(start..end).unwrap_or_default()
+    }
+
+    /// The first 16 bytes of customer `i`'s id, big-endian (zero-padded): ordering by it, then
+    /// by the whole id where it ties, is the bytewise order of ids.
+    pub fn prefix(&self, i: usize) -> u128 {
+        let mut buf = [0u8; 16];
+        let id = self.id(i).as_bytes();
+        let n = id.len().min(16);
+        buf[..n].copy_from_slice(&id[..n]);
+        u128::from_be_bytes(buf)
     }
 
     /// The index of a customer by id.

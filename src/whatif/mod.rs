@@ -263,7 +263,9 @@ impl Sink {
         match self {
             Sink::File { tmp, dest, w } => {
                 let f = w.into_inner().map_err(|e| io_err(e.into_error()))?;
-                f.sync_all().map_err(io_err)?;
+                // No fsync: a what-if is recomputed, not kept as a record; the rename keeps
+                // a partial file from ever being read as the output.
+                drop(f);
                 std::fs::rename(&tmp, &dest).map_err(io_err)
             }
             Sink::Stdout(mut w) => w.flush().map_err(io_err),
@@ -276,6 +278,19 @@ impl Sink {
             let _ = std::fs::remove_file(tmp);
         }
     }
+}
+
+/// Customer indices in bytewise id order: by a 16-byte prefix first, whole ids where it ties.
+fn id_order(book: &Book) -> Vec<u32> {
+    let c = &book.customers;
+    let mut keys: Vec<(u128, u32)> = (0..c.len())
+        .map(|i| (c.prefix(i), u32::try_from(i).unwrap_or(u32::MAX)))
+        .collect();
+    keys.par_sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| c.id(a.1 as usize).cmp(c.id(b.1 as usize)))
+    });
+    keys.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Computes and writes every row; then the summary.
@@ -292,14 +307,7 @@ fn run(book: &Book, opts: &Options, bar: &indicatif::ProgressBar) -> Result<(), 
     let profiles = group::compute_profiles(book, &groups, &plans, opts.as_of)?;
     let variants = group::compute_variants(book, &groups, &profiles, &plans, opts.as_of)?;
     let pieces = pieces(book, &groups, &variants);
-    let mut order: Vec<u32> = (0..n)
-        .map(|c| u32::try_from(c).unwrap_or(u32::MAX))
-        .collect();
-    order.par_sort_unstable_by(|a, b| {
-        book.customers
-            .id(*a as usize)
-            .cmp(book.customers.id(*b as usize))
-    });
+    let order = id_order(book);
     let shared = Shared {
         book,
         variant_of: &variant_of,
@@ -334,19 +342,44 @@ fn write_rows(
     bar.set_position(0);
     sink.write(render::HEADER.as_bytes())?;
     let window = CHUNK * 4 * rayon::current_num_threads().max(1);
-    let mut stats = Stats::new();
-    for part in order.chunks(window) {
-        let done: Vec<Result<(Vec<u8>, Stats), Error>> =
-            part.par_chunks(CHUNK).map(|c| chunk_rows(s, c)).collect();
-        for r in done {
-            let (bytes, chunk_stats) = r?;
-            sink.write(&bytes)?;
-            render::merge(&mut stats, &chunk_stats)
-                .ok_or_else(|| Error::invalid("plans.price", "the credit total overflows"))?;
-        }
-        bar.inc(part.len() as u64);
-    }
-    Ok(stats)
+    let overflow = || Error::invalid("plans.price", "the credit total overflows");
+    // Writing runs on its own thread while the next window of chunks is computed.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(2);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> Result<(), Error> {
+            for group in rx {
+                for bytes in group {
+                    sink.write(&bytes)?;
+                }
+            }
+            Ok(())
+        });
+        let computed = (|| -> Result<Stats, Error> {
+            let mut stats = Stats::new();
+            for part in order.chunks(window) {
+                let done: Vec<Result<(Vec<u8>, Stats), Error>> =
+                    part.par_chunks(CHUNK).map(|c| chunk_rows(s, c)).collect();
+                let mut group = Vec::with_capacity(done.len());
+                for r in done {
+                    let (bytes, chunk_stats) = r?;
+                    group.push(bytes);
+                    render::merge(&mut stats, &chunk_stats).ok_or_else(overflow)?;
+                }
+                if tx.send(group).is_err() {
+                    break;
+                }
+                bar.inc(part.len() as u64);
+            }
+            Ok(stats)
+        })();
+        drop(tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(Error::internal("the writer thread stopped")));
+        let stats = computed?;
+        written?;
+        Ok(stats)
+    })
 }
 
 fn write_summary(book: &Book, stats: &Stats, opts: &Options) -> Result<(), Error> {
