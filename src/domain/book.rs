@@ -247,9 +247,7 @@ impl EntryKind {
             "sla_credit" => Ok(EntryKind::SlaCredit),
             "goodwill" => Ok(EntryKind::Goodwill),
             "reversal" => Ok(EntryKind::Reversal),
-            _ => Err(format!(
-                "{s:?} is not one of sla_credit, goodwill, reversal"
-            )),
+            _ => Err(format!("{s:?} is not one of sla_credit, goodwill, reversal")),
         }
     }
 }

@@ -45,11 +45,7 @@ pub async fn get_customer_credits(
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let page = Page::check(
-        q.limit.as_deref(),
-        q.after.as_deref(),
-        &format!("credits/{id}"),
-    )?;
+    let page = Page::check(q.limit.as_deref(), q.after.as_deref(), &format!("credits/{id}"))?;
     let before = entry_key(page.after.as_deref())?;
     let limit = page.limit;
     let (customer, balances, views) = read(&state, move |c| {
@@ -103,11 +99,9 @@ pub async fn get_entry(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_entry(&entry)?;
     let view = read(&state, move |c| {
-        let e =
-            ledger::load_entry(c, id)?.ok_or_else(|| Error::not_found("entry", entry_id(id)))?;
+        let e = ledger::load_entry(c, id)?.ok_or_else(|| Error::not_found("entry", entry_id(id)))?;
         let mut v = ledger::entry_views(c, &[e])?;
-        v.pop()
-            .ok_or_else(|| Error::internal("entry view vanished"))
+        v.pop().ok_or_else(|| Error::internal("entry view vanished"))
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

@@ -25,13 +25,12 @@ pub async fn post_plan(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let who = caller(&req)?;
-    let new = json_body::<PlanInput>(&req, &body)?
-        .check()
-        .map_err(Error::from)?;
+    let new = json_body::<PlanInput>(&req, &body)?.check().map_err(Error::from)?;
     write(&state, &req, &who, &body, move |c| {
         let info = plans::add_plan(c, &new, now())?;
         let v = info.latest();
-        Ok(json(StatusCode::CREATED, &PlanView::from(v))?
+        Ok(json(StatusCode::CREATED, &PlanView::from(v))
+?
             .with_header("etag", etag(v.version))
             .with_header("location", format!("/v1/plans/{}", v.plan_id)))
     })
@@ -59,10 +58,7 @@ pub async fn list_plans(
 ) -> Result<HttpResponse, ApiError> {
     let page = Page::check(q.limit.as_deref(), q.after.as_deref(), "plans")?;
     let (after, limit) = (page.after.clone(), page.limit);
-    let list = read(&state, move |c| {
-        plans::list_plans(c, after.as_deref(), limit + 1)
-    })
-    .await?;
+    let list = read(&state, move |c| plans::list_plans(c, after.as_deref(), limit + 1)).await?;
     let views: Vec<PlanView> = list.iter().map(|p| PlanView::from(p.latest())).collect();
     Ok(HttpResponse::Ok().json(page.answer(views, |v| v.id.clone())))
 }
@@ -84,8 +80,7 @@ pub async fn put_plan(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     write(&state, &req, &who, &body, move |c| {
-        let current =
-            plans::load_plan(c, &id)?.ok_or_else(|| Error::not_found("plan", id.as_str()))?;
+        let current = plans::load_plan(c, &id)?.ok_or_else(|| Error::not_found("plan", id.as_str()))?;
         let latest = current.latest();
         if let Some(tag) = &if_match {
             if tag.trim() != "*" && tag.trim() != etag(latest.version) {
@@ -101,20 +96,15 @@ pub async fn put_plan(
             return Err(Error::conflict(
                 ConflictKind::State,
                 "currency",
-                format!(
-                    "the plan bills in {}; a plan's currency never changes",
-                    current.currency
-                ),
+                format!("the plan bills in {}; a plan's currency never changes", current.currency),
             ));
         }
         let (info, added) = plans::update_plan(c, &id, &update, now())?;
         let v = info.latest();
-        let status = if added {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        };
-        Ok(json(status, &PlanView::from(v))?.with_header("etag", etag(v.version)))
+        let status = if added { StatusCode::CREATED } else { StatusCode::OK };
+        Ok(json(status, &PlanView::from(v))
+?
+            .with_header("etag", etag(v.version)))
     })
     .await
 }

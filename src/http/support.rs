@@ -31,12 +31,7 @@ pub fn json_value(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if mime != "application/json" && !mime.ends_with("+json") {
         return Err(ApiError::UnsupportedMediaType(format!(
             "the body must be application/json, not {:?}",
@@ -44,10 +39,7 @@ pub fn json_value(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
         )));
     }
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::Wire(Error::unparseable(
-            "body",
-            format!("is not valid JSON: {e}"),
-        ))
+        ApiError::Wire(Error::unparseable("body", format!("is not valid JSON: {e}")))
     })
 }
 
@@ -123,8 +115,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         return Ok(None);
     };
     let text = v.to_str().unwrap_or("");
-    let ok =
-        !text.is_empty() && text.len() <= 255 && text.bytes().all(|b| (0x20..0x7f).contains(&b));
+    let ok = !text.is_empty() && text.len() <= 255 && text.bytes().all(|b| (0x20..0x7f).contains(&b));
     if !ok {
         return Err(ApiError::Wire(Error::unparseable(
             "Idempotency-Key",
@@ -174,9 +165,7 @@ pub async fn write(
         match idempotency::claim(&mut conn, &owner, &key, &print, now())? {
             Claim::Replay(r) => {
                 replays.inc();
-                return Ok(
-                    Reply::from_recorded(r).with_header("idempotent-replayed", "true".into())
-                );
+                return Ok(Reply::from_recorded(r).with_header("idempotent-replayed", "true".into()));
             }
             Claim::InFlight => return Err(ApiError::IdempotencyInFlight),
             Claim::Reused => return Err(ApiError::IdempotencyReused),
@@ -238,11 +227,7 @@ pub struct Page {
 impl Page {
     /// Checks `limit` (1–500, default 100) and decodes `after`, which must have been made for
     /// the same filters (`binding`).
-    pub fn check(
-        limit: Option<&str>,
-        after: Option<&str>,
-        binding: &str,
-    ) -> Result<Page, ApiError> {
+    pub fn check(limit: Option<&str>, after: Option<&str>, binding: &str) -> Result<Page, ApiError> {
         let limit = match limit {
             None => 100,
             Some(t) => match t.parse::<usize>() {
@@ -273,11 +258,7 @@ impl Page {
     }
 
     /// The answer `{data, has_more, next_after}` of `items` fetched with `limit + 1`.
-    pub fn answer<T: Serialize>(
-        &self,
-        mut items: Vec<T>,
-        key: impl Fn(&T) -> String,
-    ) -> Listing<T> {
+    pub fn answer<T: Serialize>(&self, mut items: Vec<T>, key: impl Fn(&T) -> String) -> Listing<T> {
         let has_more = items.len() > self.limit;
         items.truncate(self.limit);
         let next_after = items.last().map(|i| encode_cursor(&key(i), &self.binding));

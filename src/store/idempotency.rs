@@ -102,9 +102,8 @@ pub fn claim(
 
 fn recorded(r: Row) -> Result<Recorded, Error> {
     let headers: Vec<(String, String)> = match &r.headers {
-        Some(h) => {
-            serde_json::from_str(h).map_err(|e| Error::internal_from("idempotency headers", e))?
-        }
+        Some(h) => serde_json::from_str(h)
+            .map_err(|e| Error::internal_from("idempotency headers", e))?,
         None => Vec::new(),
     };
     Ok(Recorded {

@@ -324,8 +324,7 @@ impl LedgerFilter {
         if let Some(c) = customer_id {
             e.take(check_id(c, "customer_id"));
         }
-        let kind =
-            kind.and_then(|k| e.take(EntryKind::parse(k).map_err(|m| field_error("kind", m))));
+        let kind = kind.and_then(|k| e.take(EntryKind::parse(k).map_err(|m| field_error("kind", m))));
         let from = from.and_then(|t| e.take(check_instant(t, "from")));
         let to = to.and_then(|t| e.take(check_instant(t, "to")));
         e.finish(LedgerFilter {

@@ -41,25 +41,13 @@ fn plans_are_created_read_listed_and_versioned() {
     assert_eq!(a.json()["version"], 1);
     let changed = body.replace("100.00", "120.00");
     let t = app.token("admin").to_string();
-    let a = app.call(
-        "PUT",
-        "/v1/plans/basic",
-        Some(&t),
-        Some(&changed),
-        &[("If-Match", "\"v1\"")],
-    );
+    let a = app.call("PUT", "/v1/plans/basic", Some(&t), Some(&changed), &[("If-Match", "\"v1\"")]);
     assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(a.json()["version"], 2);
     assert_eq!(a.header("etag"), Some("\"v2\""));
     // A stale If-Match: 412.
     let again = body.replace("100.00", "130.00");
-    let a = app.call(
-        "PUT",
-        "/v1/plans/basic",
-        Some(&t),
-        Some(&again),
-        &[("If-Match", "\"v1\"")],
-    );
+    let a = app.call("PUT", "/v1/plans/basic", Some(&t), Some(&again), &[("If-Match", "\"v1\"")]);
     a.problem(412, "precondition-failed");
     // The currency never changes.
     let a = app.admin("PUT", "/v1/plans/basic", Some(&body.replace("USD", "EUR")));
@@ -79,17 +67,8 @@ fn bad_bodies_get_400_415_422_and_413() {
     let t = app.token("admin").to_string();
     let a = app.admin("POST", "/v1/plans", Some("{\"id\": "));
     let p = a.problem(400, "bad-request");
-    assert!(
-        p["detail"].as_str().unwrap().contains("line 1 column"),
-        "{p}"
-    );
-    let a = app.call(
-        "POST",
-        "/v1/plans",
-        Some(&t),
-        Some("id=1"),
-        &[("Content-Type", "text/plain")],
-    );
+    assert!(p["detail"].as_str().unwrap().contains("line 1 column"), "{p}");
+    let a = app.call("POST", "/v1/plans", Some(&t), Some("id=1"), &[("Content-Type", "text/plain")]);
     a.problem(415, "unsupported-media-type");
     let a = app.admin(
         "POST",
