@@ -79,12 +79,13 @@ pub fn export_page(
     after: i64,
     limit: usize,
 ) -> Result<Vec<PageLine>, Error> {
+    // Entries alone, by primary key, then the page's customer names by theirs: a join here
+    // lets SQLite drive from customers and sort every page (quadratic in the batch size).
     let mut q = ledger_entries::table
-        .inner_join(customers::table)
         .filter(ledger_entries::id.gt(after))
         .order(ledger_entries::id.asc())
         .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-        .select((EntryRow::as_select(), customers::name))
+        .select(EntryRow::as_select())
         .into_boxed();
     let batch = match sel {
         Selection::Pending(b) => {
@@ -94,19 +95,36 @@ pub fn export_page(
             b
         }
         Selection::Batch(b) => {
-            q = q.filter(
-                ledger_entries::id.eq_any(
-                    export_entries::table
-                        .filter(export_entries::export_id.eq(b))
-                        .select(export_entries::entry_id),
-                ),
-            );
+            // The batch's next ids by the (export_id, entry_id) index: an `IN (subquery)`
+            // would read the whole batch for every page.
+            let ids: Vec<i64> = export_entries::table
+                .filter(export_entries::export_id.eq(b))
+                .filter(export_entries::entry_id.gt(after))
+                .order(export_entries::entry_id.asc())
+                .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                .select(export_entries::entry_id)
+                .load(conn)?;
+            q = q.filter(ledger_entries::id.eq_any(ids));
             b
         }
     };
-    let rows: Vec<(EntryRow, String)> = q.load(conn)?;
+    let rows: Vec<EntryRow> = q.load(conn)?;
+    let mut ids: Vec<&str> = rows.iter().map(|r| r.customer_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for chunk in ids.chunks(10_000) {
+        let pairs: Vec<(String, String)> = customers::table
+            .filter(customers::id.eq_any(chunk))
+            .select((customers::id, customers::name))
+            .load(conn)?;
+        names.extend(pairs);
+    }
     rows.into_iter()
-        .map(|(r, name)| page_line(r, name, batch))
+        .map(|r| {
+            let name = names.get(&r.customer_id).cloned().unwrap_or_default();
+            page_line(r, name, batch)
+        })
         .collect()
 }
 

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# CSV benchmarks (BENCHMARKS.md, "CSV"): each measured beside its ceiling in the same run.
+#  1. import N customer rows (validated, stored, one transaction) vs the sqlite3 shell's
+#     `.import` of the same file into a plain table with the same columns and indexes;
+#  2. export N ledger rows vs writing the same rows with the csv crate alone
+#     (examples/csv_write_baseline.rs);
+#  peak RSS of both with /usr/bin/time -v.
+# Usage: bench/csv.sh [ROWS]   (default 1000000). Needs sqlite3 and GNU time
+# (apt-get install -y sqlite3 time).
+set -euo pipefail
+ROWS=${1:-1000000}
+cd "$(dirname "$0")/.."
+command -v sqlite3 >/dev/null || { echo "sqlite3 missing: apt-get install -y sqlite3" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "GNU time missing: apt-get install -y time" >&2; exit 1; }
+cargo build --release --quiet --bin sla-credit --example csv_write_baseline
+BIN=target/release/sla-credit
+BASE=target/release/examples/csv_write_baseline
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+export DATABASE_URL="sqlite://$WORK/bench.db"
+
+now() { date +%s.%N; }
+secs() { echo "$2 - $1" | bc -l; }
+rss_mb() { awk '/Maximum resident set size/ {printf "%.1f", $6/1024}' "$1"; }
+
+echo "generating $ROWS customer rows" >&2
+awk -v n="$ROWS" 'BEGIN {
+  print "id,name,email,timezone,plan_id";
+  for (i = 0; i < n; i++) printf "c%07d,\"Customer %d, Inc.\",c%d@example.com,Europe/Berlin,basic\n", i, i, i
+}' > "$WORK/customers.csv"
+
+# Ceiling 1: the sqlite3 shell into a plain table with the file's columns, the primary key on
+# id and an index on plan_id, same PRAGMAs. (Our import also writes each customer's first
+# plan-history row, with its own key and index: twice the rows.)
+sqlite3 "$WORK/plain.db" <<'SQL'
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+CREATE TABLE customers_plain (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, email TEXT,
+  timezone TEXT NOT NULL, plan_id TEXT NOT NULL) STRICT;
+CREATE INDEX customers_plain_plan_id ON customers_plain (plan_id);
+SQL
+t0=$(now)
+sqlite3 "$WORK/plain.db" ".import --csv --skip 1 $WORK/customers.csv customers_plain"
+t1=$(now)
+shell_s=$(secs "$t0" "$t1")
+
+"$BIN" plans add --id basic --name Basic --price 100.00 --currency USD --billing-cycle monthly \
+  --policy aws-ec2-region >/dev/null
+t0=$(now)
+/usr/bin/time -v -o "$WORK/import.time" "$BIN" import customers "$WORK/customers.csv" >/dev/null
+t1=$(now)
+import_s=$(secs "$t0" "$t1")
+import_rss=$(rss_mb "$WORK/import.time")
+
+echo "settling one incident for every customer ($ROWS ledger entries)" >&2
+"$BIN" incidents add --id A --title Outage --started-at 2026-01-10T00:00:00Z \
+  --ended-at 2026-01-10T01:00:00Z >/dev/null
+"$BIN" settle --incident A >/dev/null
+
+t0=$(now)
+/usr/bin/time -v -o "$WORK/export.time" "$BIN" export --out "$WORK/export.csv" >/dev/null
+t1=$(now)
+export_s=$(secs "$t0" "$t1")
+export_rss=$(rss_mb "$WORK/export.time")
+csv_s=$("$BASE" "$WORK/export.csv" "$WORK/baseline.csv")
+cmp -s <(tail -n +2 "$WORK/export.csv") <(tail -n +2 "$WORK/baseline.csv") \
+  && same="same bytes" || same="bytes differ"
+
+printf '| case | ours | ceiling | ratio | peak RSS |\n|---|---:|---:|---:|---:|\n'
+printf '| import %d customers | %.2f s | %.2f s (sqlite3 .import) | %.2f× | %s MB |\n' \
+  "$ROWS" "$import_s" "$shell_s" "$(echo "$import_s / $shell_s" | bc -l)" "$import_rss"
+printf '| export %d entries | %.2f s | %.2f s (csv crate alone, %s) | %.2f× | %s MB |\n' \
+  "$ROWS" "$export_s" "$csv_s" "$same" "$(echo "$export_s / $csv_s" | bc -l)" "$export_rss"
