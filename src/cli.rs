@@ -88,6 +88,9 @@ pub enum Command {
     /// Make a billing export batch of every entry not yet in one, and write its CSV; or,
     /// with `--batch`, write an existing batch's CSV again (byte-identical).
     Export(ExportArgs),
+    /// What-if (docs/whatif.md): every customer's credit for the incidents of a file, from
+    /// the import files alone; no database, nothing stored. Rows as CSV.
+    WhatIf(WhatIfArgs),
     /// Reverse a ledger entry (append the opposite amount).
     Reverse {
         /// The entry's id (`cre_42`).
@@ -374,6 +377,34 @@ pub struct ImportArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct WhatIfArgs {
+    /// The customers file (the customers import format).
+    #[arg(long)]
+    pub customers: std::path::PathBuf,
+    /// The plans file (the plans import format).
+    #[arg(long)]
+    pub plans: std::path::PathBuf,
+    /// The incidents file (the incidents import format).
+    #[arg(long)]
+    pub incidents: std::path::PathBuf,
+    /// Write the rows here (default: stdout).
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// Print totals per currency, plan and time zone (a table on a terminal, else CSV).
+    #[arg(long)]
+    pub summary: bool,
+    /// Write the totals as CSV here.
+    #[arg(long)]
+    pub summary_out: Option<std::path::PathBuf>,
+    /// Threads to compute with (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Ongoing outages count up to this instant (default: now).
+    #[arg(long)]
+    pub as_of: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Write the CSV here (default: stdout). With `--out`, the batch's metadata is printed
     /// as JSON on stdout.
@@ -411,6 +442,7 @@ pub fn run() -> i32 {
         Command::Goodwill(args) => run_goodwill(&cli.database, &cli.actor, args),
         Command::Import(args) => run_import(&cli.database, &cli.actor, &args),
         Command::Export(args) => run_export(&cli.database, &cli.actor, &args),
+        Command::WhatIf(args) => return what_if(args),
         Command::Reverse { entry, reason } => {
             run_reverse(&cli.database, &cli.actor, &entry, reason)
         }
@@ -931,6 +963,31 @@ fn run_export(database: &str, actor: &str, args: &ExportArgs) -> Result<(), Erro
             export::write_batch(&mut conn, info.batch.id, opts, &mut w)
         }
     }
+}
+
+fn what_if(args: WhatIfArgs) -> i32 {
+    let as_of = match &args.as_of {
+        None => now(),
+        Some(t) => match crate::wire::check::check_instant(t, "as-of") {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{e}");
+                return 2;
+            }
+        },
+    };
+    crate::whatif::main(&crate::whatif::Options {
+        paths: crate::whatif::load::Paths {
+            customers: args.customers,
+            plans: args.plans,
+            incidents: args.incidents,
+        },
+        out: args.out,
+        summary: args.summary,
+        summary_out: args.summary_out,
+        threads: args.threads,
+        as_of,
+    })
 }
 
 fn quote(file: &str) -> i32 {

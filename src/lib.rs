@@ -6,6 +6,7 @@
 //! - [`store`]: the database (diesel + SQLite): plans, customers, incidents, the ledger and
 //!   settlement. The only place with SQL.
 //! - [`csv`]: CSV imports (rows checked like JSON bodies) and billing export batches.
+//! - [`whatif`]: what-if credits over the import files, no database.
 //! - [`cli`]: the command line.
 //! - [`web`]: the web console for people, served beside the HTTP API ([`http`]).
 //!
@@ -37,4 +38,5 @@ pub mod http;
 pub mod notice;
 pub mod store;
 pub mod web;
+pub mod whatif;
 pub mod wire;

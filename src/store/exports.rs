@@ -95,13 +95,16 @@ pub fn export_page(
             b
         }
         Selection::Batch(b) => {
-            q = q.filter(
-                ledger_entries::id.eq_any(
-                    export_entries::table
-                        .filter(export_entries::export_id.eq(b))
-                        .select(export_entries::entry_id),
-                ),
-            );
+            // The batch's next ids by the (export_id, entry_id) index: an `IN (subquery)`
+            // would read the whole batch for every page.
+            let ids: Vec<i64> = export_entries::table
+                .filter(export_entries::export_id.eq(b))
+                .filter(export_entries::entry_id.gt(after))
+                .order(export_entries::entry_id.asc())
+                .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                .select(export_entries::entry_id)
+                .load(conn)?;
+            q = q.filter(ledger_entries::id.eq_any(ids));
             b
         }
     };
