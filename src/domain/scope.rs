@@ -9,7 +9,7 @@ use super::error::Errors;
 use super::ids::check_id;
 use super::ValidationErrors;
 
-/// `outage` counts as downtime; `maintenance` is excluded from downtime (credit-rules §3).
+/// `outage` counts as downtime; `maintenance` is excluded from downtime (docs/rules.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IncidentKind {
     Outage,
