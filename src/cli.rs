@@ -464,6 +464,17 @@ fn serve(database: &str, args: &ServeArgs) -> i32 {
         workers: args.workers,
         ..crate::http::Settings::default()
     };
+    if settings.bind.parse::<std::net::SocketAddr>().is_err() {
+        eprintln!(
+            "bind: {:?} is not an address like 127.0.0.1:8080",
+            settings.bind
+        );
+        return 2;
+    }
+    if settings.pool_size == 0 {
+        eprintln!("pool_size: must be at least 1");
+        return 2;
+    }
     match crate::http::serve(settings) {
         Ok(()) => 0,
         Err(e) => {
@@ -797,7 +808,11 @@ fn run_notices(database: &str, args: &NoticesArgs) -> Result<(), Error> {
         }
         let customer = crate::store::customers::load_customer(&mut conn, id)?
             .ok_or_else(|| Error::not_found("customer", id.as_str()))?;
-        let data = crate::notice::assemble(&customer, &incident, &entries, &settings)?;
+        // A customer whose credits from the incident net to nothing gets no letter.
+        let data = match crate::notice::assemble(&customer, &incident, &entries, &settings) {
+            Err(Error::Conflict { .. }) => continue,
+            other => other?,
+        };
         let text = crate::notice::render(&data, format, &settings)?;
         let path = args.out.join(format!("{id}.{}", format.extension()));
         std::fs::write(&path, text)
@@ -910,7 +925,12 @@ fn run_import(database: &str, actor: &str, args: &ImportArgs) -> Result<(), Erro
     let len = std::fs::metadata(&path)
         .map_err(|e| Error::invalid("file", format!("{}: {e}", path.display())))?
         .len();
-    let store = Store::open(database)?;
+    // A dry run only reads: it needs an existing database and creates none.
+    let store = if args.dry_run {
+        Store::open_existing(database)?
+    } else {
+        Store::open(database)?
+    };
     let bar = progress_bar(len);
     bar.set_message(format!("importing {}", kind.as_str()));
     let request = crate::csv::import::ImportRequest {
@@ -937,7 +957,12 @@ fn run_export(database: &str, actor: &str, args: &ExportArgs) -> Result<(), Erro
         Some(if args.bom { "true" } else { "false" }),
         Some(&args.delimiter),
     )?;
-    let store = Store::open(database)?;
+    // Re-downloading a batch only reads; creating one writes.
+    let store = if args.batch.is_some() {
+        Store::open_existing(database)?
+    } else {
+        Store::open(database)?
+    };
     let mut conn = store.conn()?;
     let info = match &args.batch {
         Some(id) => {

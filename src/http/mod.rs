@@ -44,6 +44,9 @@ pub struct Settings {
     pub json_limit: usize,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
+    /// How long a verified API key is remembered in memory, in milliseconds (0: ask the
+    /// database on every request). A revoked key stops working within this time.
+    pub auth_cache_ms: u64,
 }
 
 impl Default for Settings {
@@ -54,6 +57,7 @@ impl Default for Settings {
             pool_size: 8,
             json_limit: 8 * 1024 * 1024,
             workers: 0,
+            auth_cache_ms: 1_000,
         }
     }
 }
@@ -72,6 +76,36 @@ pub struct AppState {
     pub settings: Settings,
     /// The web console's sessions and templates (`crate::web`).
     pub console: crate::web::Console,
+    /// Keys verified recently, by the SHA-256 of their token (never the token itself).
+    pub keys_seen:
+        std::sync::Mutex<std::collections::HashMap<[u8; 32], (Caller, std::time::Instant)>>,
+}
+
+/// The caller a token belongs to: from memory if verified within `auth_cache_ms`, else
+/// from the database (and remembered).
+async fn caller_of(state: &web::Data<AppState>, token: String) -> Result<Option<Caller>, ApiError> {
+    use sha2::{Digest, Sha256};
+    let ttl = std::time::Duration::from_millis(state.settings.auth_cache_ms);
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    if !ttl.is_zero() {
+        if let Ok(seen) = state.keys_seen.lock() {
+            if let Some((c, at)) = seen.get(&digest) {
+                if at.elapsed() < ttl {
+                    return Ok(Some(c.clone()));
+                }
+            }
+        }
+    }
+    let caller = support::read(state, move |c| keys::authenticate(c, &token)).await?;
+    if let (Some(c), false) = (&caller, ttl.is_zero()) {
+        if let Ok(mut seen) = state.keys_seen.lock() {
+            if seen.len() > 10_000 {
+                seen.clear();
+            }
+            seen.insert(digest, (c.clone(), std::time::Instant::now()));
+        }
+    }
+    Ok(caller)
 }
 
 /// One route: method, path pattern, and who may call it.
@@ -177,7 +211,7 @@ async fn authorize(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return fail(req, ApiError::Unauthorized);
     };
-    let caller = support::read(&state, move |c| keys::authenticate(c, &token)).await;
+    let caller = caller_of(&state, token).await;
     let caller = match caller {
         Ok(Some(c)) => c,
         Ok(None) => return fail(req, ApiError::Unauthorized),
@@ -304,6 +338,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         metrics: counters,
         settings: settings.clone(),
         console: crate::web::Console::new().map_err(std::io::Error::other)?,
+        keys_seen: std::sync::Mutex::default(),
     });
     let limit = settings.json_limit;
     let mut server = HttpServer::new(move || {
@@ -325,6 +360,8 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
             .wrap(tracing_actix_web::TracingLogger::default())
     })
     .listen(listener)?
+    // `serve` handles SIGINT and SIGTERM itself, both gracefully.
+    .disable_signals()
     .shutdown_timeout(30);
     if settings.workers > 0 {
         server = server.workers(settings.workers);
@@ -348,8 +385,43 @@ pub fn serve(settings: Settings) -> std::io::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let running = start(settings)?;
         tracing::info!(addr = %running.addr, "sla-credit listening");
+        let handle = running.server.handle();
+        actix_web::rt::spawn(async move {
+            let signal = stop_signal().await;
+            tracing::info!(
+                signal,
+                "stopping: in-flight requests finish, new ones are refused"
+            );
+            handle.stop(true).await;
+        });
         running.server.await
     })
+}
+
+/// Waits for SIGINT or SIGTERM (either stops the server gracefully).
+async fn stop_signal() -> &'static str {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = actix_web::rt::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio_select(actix_web::rt::signal::ctrl_c(), term.recv()).await
+}
+
+/// The first of two signal futures to complete.
+async fn tokio_select(
+    int: impl std::future::Future<Output = std::io::Result<()>>,
+    term: impl std::future::Future<Output = Option<()>>,
+) -> &'static str {
+    let int = std::pin::pin!(int);
+    let term = std::pin::pin!(term);
+    match futures_util::future::select(int, term).await {
+        futures_util::future::Either::Left(_) => "SIGINT",
+        futures_util::future::Either::Right(_) => "SIGTERM",
+    }
 }
 
 /// The caller a handler runs for (set by [`authorize`]).

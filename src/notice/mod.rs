@@ -179,7 +179,10 @@ fn text_of<'a>(v: &'a Value, field: &str) -> Option<&'a str> {
 }
 
 /// What an entry's credit represents, from its breakdown (docs/rules.md §7).
-fn represents(e: &EntryView) -> (String, Option<u64>, Option<String>) {
+fn represents(
+    e: &EntryView,
+    cur: crate::domain::money::Currency,
+) -> (String, Option<u64>, Option<String>) {
     let b = &e.breakdown;
     let whole_credit = text_of(b, "credit") == Some(e.amount.as_str());
     let days = b.get("days_credited").and_then(Value::as_u64);
@@ -200,7 +203,13 @@ fn represents(e: &EntryView) -> (String, Option<u64>, Option<String>) {
             _ => None,
         },
     };
-    match (percent, text_of(b, "fee")) {
+    // The fee as the customer reads it: to the minor unit (the breakdown keeps it exact).
+    let fee_shown = fee.map(|f| {
+        cur.format(
+            f.round_dp_with_strategy(cur.minor_units(), RoundingStrategy::MidpointAwayFromZero),
+        )
+    });
+    match (percent, fee_shown) {
         (Some(p), Some(fee)) => {
             let p = p.normalize().to_string();
             (
@@ -211,6 +220,58 @@ fn represents(e: &EntryView) -> (String, Option<u64>, Option<String>) {
         }
         _ => (format!("for {}", e.period), None, None),
     }
+}
+
+/// One part per period: the net of the period's entries (a later correction is netted in,
+/// never written to the customer as a negative credit), described by the latest entry's
+/// breakdown (the period's current target); periods that net to nothing or less are left out.
+fn net_parts(
+    credits: &[EntryView],
+    cur: crate::domain::money::Currency,
+) -> Result<(Vec<CreditPart>, Decimal), Error> {
+    let mut by_period: std::collections::BTreeMap<&str, (Decimal, &EntryView)> =
+        std::collections::BTreeMap::new();
+    for e in credits {
+        let a: Decimal = e
+            .amount
+            .parse()
+            .map_err(|_| Error::internal(format!("entry amount {:?}", e.amount)))?;
+        let slot = by_period
+            .entry(e.period.as_str())
+            .or_insert((Decimal::ZERO, e));
+        slot.0 = slot
+            .0
+            .checked_add(a)
+            .ok_or_else(|| Error::internal("notice total overflows"))?;
+        if crate::domain::ids::parse_entry_id(&e.id)
+            > crate::domain::ids::parse_entry_id(&slot.1.id)
+        {
+            slot.1 = e;
+        }
+    }
+    let mut sum = Decimal::ZERO;
+    let mut parts = Vec::new();
+    for (period, (net, latest)) in by_period {
+        if net <= Decimal::ZERO {
+            continue;
+        }
+        sum = sum
+            .checked_add(net)
+            .ok_or_else(|| Error::internal("notice total overflows"))?;
+        let mut view = latest.clone();
+        view.amount = cur.format(net);
+        let (text, days, percent) = represents(&view, cur);
+        parts.push(CreditPart {
+            entry_id: latest.id.clone(),
+            period: period.to_string(),
+            amount: view.amount,
+            currency: latest.currency.clone(),
+            represents: text,
+            days,
+            percent,
+        });
+    }
+    Ok((parts, sum))
 }
 
 /// The notice's variables for a customer's credits from one incident.
@@ -226,29 +287,17 @@ pub fn assemble(
         .first()
         .map(|c| c.currency.clone())
         .ok_or_else(|| Error::internal("a notice needs at least one credit"))?;
-    let mut sum = Decimal::ZERO;
-    let mut parts = Vec::with_capacity(credits.len());
-    for e in credits {
-        let a: Decimal = e
-            .amount
-            .parse()
-            .map_err(|_| Error::internal(format!("entry amount {:?}", e.amount)))?;
-        sum = sum
-            .checked_add(a)
-            .ok_or_else(|| Error::internal("notice total overflows"))?;
-        let (text, days, percent) = represents(e);
-        parts.push(CreditPart {
-            entry_id: e.id.clone(),
-            period: e.period.clone(),
-            amount: e.amount.clone(),
-            currency: e.currency.clone(),
-            represents: text,
-            days,
-            percent,
-        });
-    }
     let cur = crate::domain::money::Currency::parse(&currency)
         .map_err(|m| Error::internal(format!("currency: {m}")))?;
+    let (parts, sum) = net_parts(credits, cur)?;
+    if parts.is_empty() {
+        return Err(Error::conflict(
+            crate::wire::ConflictKind::State,
+            "entry",
+            "the customer's credits from this incident net to nothing: there is no restitution \
+             to write about",
+        ));
+    }
     Ok(NoticeData {
         customer: CustomerPart {
             id: customer.id.clone(),

@@ -120,15 +120,28 @@ pub fn export_page(
             .load(conn)?;
         names.extend(pairs);
     }
+    // The settlement an entry came from is written with the entry, so every download of a
+    // batch reads the same link.
+    let entry_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let settled_by = super::settlements::settlements_of_entries(conn, &entry_ids)?;
     rows.into_iter()
         .map(|r| {
             let name = names.get(&r.customer_id).cloned().unwrap_or_default();
-            page_line(r, name, batch)
+            let settlement = settled_by
+                .get(&r.id)
+                .map(|s| crate::wire::credits::settlement_id(*s))
+                .unwrap_or_default();
+            page_line(r, name, settlement, batch)
         })
         .collect()
 }
 
-fn page_line(r: EntryRow, customer_name: String, batch: i64) -> Result<PageLine, Error> {
+fn page_line(
+    r: EntryRow,
+    customer_name: String,
+    settlement_id: String,
+    batch: i64,
+) -> Result<PageLine, Error> {
     let bad = |m: String| Error::internal(format!("ledger entry {}: {m}", r.id));
     let minor_units = u32::try_from(r.minor_units).map_err(|e| bad(e.to_string()))?;
     let incidents: Vec<String> =
@@ -150,7 +163,7 @@ fn page_line(r: EntryRow, customer_name: String, batch: i64) -> Result<PageLine,
             incident_ids: incidents.join(" "),
             reason: r.reason.unwrap_or_default(),
             reverses: r.reverses.map(entry_id).unwrap_or_default(),
-            settlement_id: String::new(),
+            settlement_id,
             export_id: export_id(batch),
             created_at,
             created_by: r.created_by,

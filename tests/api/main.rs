@@ -87,6 +87,8 @@ pub fn spawn_app() -> TestApp {
         pool_size: 4,
         workers: 2,
         json_limit: 64 * 1024,
+        // Revocation must show at once in the tests.
+        auth_cache_ms: 0,
     };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

@@ -485,3 +485,54 @@ fn the_presets_are_listed_with_their_sources() {
     }
     assert_eq!(v["data"][0]["policy"]["timezone"], "UTC");
 }
+
+#[test]
+fn a_lowered_credit_is_netted_and_never_written_to_the_customer_as_negative() {
+    let app = spawn_app();
+    app.seed();
+    // 2 h of downtime in a UTC January on 100.00 × 1: 100 × 7,200 ÷ 2,678,400 = 0.2688… → 0.27.
+    let a = post(
+        &app,
+        "admin",
+        "/v1/incidents",
+        r#"{"id": "INC-9", "title": "API outage", "started_at": "2026-01-10T00:00:00Z",
+            "ended_at": "2026-01-10T02:00:00Z", "summary": "A bad deploy. We added a canary."}"#,
+    );
+    assert_eq!(a.status, 201, "{}", a.body);
+    let a = post(
+        &app,
+        "admin",
+        "/v1/incidents/INC-9/credits",
+        r#"{"dry_run": false}"#,
+    );
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.json()["totals"][0]["amount"], "0.27");
+    let first = a.json()["data"][0]["entry_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Shortened to 1 h: 100 × 3,600 ÷ 2,678,400 = 0.1344… → 0.13; the delta is −0.14.
+    let a = app.admin(
+        "PATCH",
+        "/v1/incidents/INC-9",
+        Some(r#"{"ended_at": "2026-01-10T01:00:00Z"}"#),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = post(
+        &app,
+        "admin",
+        "/v1/incidents/INC-9/credits",
+        r#"{"dry_run": false}"#,
+    );
+    assert_eq!(a.json()["data"][0]["delta"], "-0.14");
+    let second = a.json()["data"][0]["entry_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The correction has no letter of its own; the first entry's letter names its amount.
+    get(&app, "support", &format!("/v1/credits/{second}/notice")).problem(409, "conflict");
+    let n = get(&app, "support", &format!("/v1/credits/{first}/notice"));
+    assert_eq!(n.status, 200, "{}", n.body);
+    assert!(n.body.contains("0.27 USD"), "{}", n.body);
+    assert!(!n.body.contains("-0."), "{}", n.body);
+}
