@@ -52,13 +52,19 @@ pub async fn get_customer_credits(
         let cu = customers::load_customer(c, &id)?
             .ok_or_else(|| Error::not_found("customer", id.as_str()))?;
         let entries = ledger::customer_entries_page(c, &id, before, limit + 1)?;
+        let views = ledger::entry_views(c, &entries)?;
         // A first page that holds every entry gives the balances without a second read.
         let balances = if before.is_none() && entries.len() <= limit {
-            ledger::balances_in(c, &entries)?
+            let exported: std::collections::HashSet<i64> = entries
+                .iter()
+                .zip(&views)
+                .filter(|(_, v)| v.export_id.is_some())
+                .map(|(e, _)| e.id)
+                .collect();
+            ledger::balances_with(&entries, &exported)?
         } else {
             ledger::customer_balances(c, &id)?
         };
-        let views = ledger::entry_views(c, &entries)?;
         Ok((cu, balances, views))
     })
     .await?;

@@ -238,8 +238,18 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
             }
         }
     }
+    // Only goodwill carries a reference, only settlement entries a settlement.
+    let of_kind = |k: EntryKind| -> Vec<i64> {
+        entries
+            .iter()
+            .filter(|e| e.kind == k)
+            .map(|e| e.id)
+            .collect()
+    };
+    let goodwill_ids = of_kind(EntryKind::Goodwill);
+    let settled_ids = of_kind(EntryKind::SlaCredit);
     let mut references: HashMap<i64, String> = HashMap::new();
-    for chunk in ids.chunks(10_000) {
+    for chunk in goodwill_ids.chunks(10_000) {
         let pairs: Vec<(i64, String)> = entry_references::table
             .filter(entry_references::entry_id.eq_any(chunk))
             .select((entry_references::entry_id, entry_references::reference))
@@ -247,7 +257,7 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
         references.extend(pairs);
     }
     let batches = batches_of(conn, &ids)?;
-    let settled_by = super::settlements::settlements_of_entries(conn, &ids)?;
+    let settled_by = super::settlements::settlements_of_entries(conn, &settled_ids)?;
     let mut policies: HashMap<(String, i64), Value> = HashMap::new();
     for e in entries {
         if let (Some(p), Some(v)) = (&e.plan_id, e.policy_version) {
