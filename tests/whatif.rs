@@ -581,9 +581,11 @@ struct Db {
     url: String,
 }
 
+/// A fresh, migrated database (a dry run needs one to exist: it never creates a file).
 fn db() -> Db {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    sla_credit::store::Store::open(&url).expect("a new database");
     Db { _dir: dir, url }
 }
 
