@@ -22,6 +22,26 @@ def check(schema, example, where, failures):
 
 
 failures, passed = [], 0
+
+
+def refs(node, where):
+    """Every $ref in the document must name something that exists."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str):
+                target = spec
+                for part in v.lstrip("#/").split("/"):
+                    target = target.get(part) if isinstance(target, dict) else None
+                if target is None:
+                    failures.append(f"{where}: unresolvable $ref {v}")
+            else:
+                refs(v, where)
+    elif isinstance(node, list):
+        for v in node:
+            refs(v, where)
+
+
+refs(spec, "openapi.yaml")
 for path, item in spec["paths"].items():
     for method, op in item.items():
         if not isinstance(op, dict):
