@@ -964,28 +964,34 @@ fn run_export(database: &str, actor: &str, args: &ExportArgs) -> Result<(), Erro
         Store::open(database)?
     };
     let mut conn = store.conn()?;
-    let info = match &args.batch {
+    let batch = match &args.batch {
         Some(id) => {
             let n = crate::wire::exports::parse_export_id(id)
                 .ok_or_else(|| Error::not_found("export", id.as_str()))?;
-            load_batch(&mut conn, n)?.ok_or_else(|| Error::not_found("export", id.as_str()))?
+            Some(load_batch(&mut conn, n)?.ok_or_else(|| Error::not_found("export", id.as_str()))?)
         }
-        None => export::create(&mut conn, actor, now())?,
+        None => None,
     };
     let io = |e: std::io::Error| Error::internal_from("writing the export", e);
+    // A new batch is read once: its file is written while its SHA-256 is computed.
+    let mut emit = |w: &mut dyn std::io::Write| match &batch {
+        Some(info) => export::write_batch(&mut conn, info.batch.id, opts, w).map(|()| info.clone()),
+        None => export::create_into(&mut conn, actor, now(), opts, w),
+    };
     match &args.out {
         Some(path) => {
             let file = std::fs::File::create(path)
                 .map_err(|e| Error::invalid("out", format!("{}: {e}", path.display())))?;
-            let mut w = std::io::BufWriter::new(file);
-            export::write_batch(&mut conn, info.batch.id, opts, &mut w)?;
+            let mut w = std::io::BufWriter::with_capacity(256 * 1024, file);
+            let info = emit(&mut w)?;
             std::io::Write::flush(&mut w).map_err(io)?;
             print(&info.view())
         }
         None => {
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::new(stdout.lock());
-            export::write_batch(&mut conn, info.batch.id, opts, &mut w)
+            emit(&mut w)?;
+            std::io::Write::flush(&mut w).map_err(io)
         }
     }
 }

@@ -3,16 +3,25 @@
 //! run as a formula (beginning with `=`, `+`, `-`, `@`, tab or CR) are prefixed with `'`;
 //! `amount` and `policy_version` are numbers and never are. The SHA-256 of a batch is of the
 //! plain form: no BOM, comma-delimited. `?bom=true` and `?delimiter=;` are for Excel.
+//!
+//! A batch is read in spans of entry ids by two threads, each with its own connection, and
+//! each entry is written straight from the stored row ([`Render`]: the csv crate's quoting,
+//! byte for byte); the calling thread takes the spans' bytes in order, hashes and writes
+//! them. A new batch is read once for both its SHA-256 and its file.
 
 use std::borrow::Cow;
 use std::io::Write;
+use std::sync::mpsc::{sync_channel, Receiver};
 
 use sha2::{Digest, Sha256};
 
 use crate::domain::time::Nanos;
-use crate::store::exports::{create_batch, for_each_page, BatchInfo, Selection};
+use crate::store::exports::{
+    create_batch, for_each_entry, open_reader, range_of, BatchInfo, EntrySink, ExportEntry, Range,
+    Rendered, Sums, Text,
+};
 use crate::store::Conn;
-use crate::wire::exports::{ExportLine, LineSink, EXPORT_COLUMNS};
+use crate::wire::exports::{ExportLine, EXPORT_COLUMNS};
 use crate::wire::Error;
 
 /// How a download is written.
@@ -107,7 +116,7 @@ pub fn header(opts: Options) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
-/// Rows, appended to `out`.
+/// Rows of lines already made, appended to `out` (the reference form of [`Render`]).
 pub fn rows<'a>(
     lines: impl IntoIterator<Item = &'a ExportLine>,
     opts: Options,
@@ -121,51 +130,429 @@ pub fn rows<'a>(
     w.flush().map_err(rendering)
 }
 
-/// Hashes the plain form of a new batch as the store hands its pages.
-struct Hashing {
-    hasher: Sha256,
-    buf: Vec<u8>,
+/// Entry ids a reading thread takes at a time (a few MB of CSV).
+const SPAN: i64 = 8_192;
+
+/// Whether a cell needs quotes: the csv crate's rule for `QuoteStyle::Necessary` (the
+/// delimiter, a quote, CR or LF anywhere in it).
+fn needs_quotes(cell: &[u8], delimiter: u8) -> bool {
+    cell.iter()
+        .any(|&b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r')
 }
 
-impl LineSink for Hashing {
-    fn lines(&mut self, lines: &[ExportLine]) -> Result<(), Error> {
-        self.buf.clear();
-        rows(lines, Options::default(), &mut self.buf)?;
-        self.hasher.update(&self.buf);
-        Ok(())
+/// One cell, `'`-prefixed if `text` and a spreadsheet would run it, quoted if needed.
+fn cell(out: &mut Vec<u8>, value: &[u8], delimiter: u8, text: bool) {
+    let prefix = text
+        && matches!(
+            value.first(),
+            Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+        );
+    if !needs_quotes(value, delimiter) {
+        if prefix {
+            out.push(b'\'');
+        }
+        out.extend_from_slice(value);
+        return;
+    }
+    out.push(b'"');
+    if prefix {
+        out.push(b'\'');
+    }
+    for part in value.split_inclusive(|&c| c == b'"') {
+        out.extend_from_slice(part);
+        if part.last() == Some(&b'"') {
+            out.push(b'"');
+        }
+    }
+    out.push(b'"');
+}
+
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(at..).unwrap_or_default());
+}
+
+fn push_i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, n.unsigned_abs());
+}
+
+/// `prefix` and a number (`cre_12`), or nothing.
+fn push_id(out: &mut Vec<u8>, prefix: &str, n: Option<i64>) {
+    if let Some(n) = n {
+        out.extend_from_slice(prefix.as_bytes());
+        push_i64(out, n);
+    }
+}
+
+/// An amount in minor units as a plain signed decimal with exactly `minor_units` digits
+/// after the point: what `Decimal::new(amount, minor_units)` displays (`-1250`, 2 → `-12.50`).
+pub fn push_amount(out: &mut Vec<u8>, amount_minor: i64, minor_units: u32) {
+    if amount_minor < 0 {
+        out.push(b'-');
+    }
+    let abs = amount_minor.unsigned_abs();
+    let Some(scale) = 10u64.checked_pow(minor_units) else {
+        push_u64(out, abs);
+        return;
+    };
+    push_u64(out, abs / scale);
+    if minor_units > 0 {
+        out.push(b'.');
+        let mut digits = Vec::with_capacity(20);
+        push_u64(&mut digits, abs % scale);
+        for _ in digits.len()..minor_units as usize {
+            out.push(b'0');
+        }
+        out.extend_from_slice(&digits);
+    }
+}
+
+/// Writes export rows straight from stored entries. Consecutive entries mostly share their
+/// `created_at` and incidents (a settlement writes many at once), so the last of each is
+/// kept in its exported form.
+#[derive(Debug, Default)]
+pub struct Render {
+    created_raw: Vec<u8>,
+    created: String,
+    incidents_raw: Vec<u8>,
+    incidents: String,
+    batch: Option<(i64, String)>,
+}
+
+impl Render {
+    fn created_at(&mut self, raw: &[u8]) -> Result<&str, Error> {
+        if self.created_raw != raw || self.created.is_empty() {
+            let bad = |m: String| Error::internal(format!("ledger_entries.created_at: {m}"));
+            let text = std::str::from_utf8(raw).map_err(|e| bad(e.to_string()))?;
+            let n = crate::domain::time::parse_instant(text).map_err(bad)?;
+            self.created = crate::domain::time::format_utc(n);
+            raw.clone_into(&mut self.created_raw);
+        }
+        Ok(&self.created)
     }
 
-    fn digest(&mut self) -> String {
-        super::hex(&std::mem::take(&mut self.hasher).finalize())
+    fn incidents(&mut self, id: i64, raw: &[u8]) -> Result<&str, Error> {
+        if self.incidents_raw != raw {
+            let list: Vec<String> = serde_json::from_slice(raw)
+                .map_err(|e| Error::internal(format!("ledger entry {id}: {e}")))?;
+            self.incidents = list.join(" ");
+            raw.clone_into(&mut self.incidents_raw);
+        }
+        Ok(&self.incidents)
+    }
+
+    fn export_id(&mut self, batch: i64) -> &str {
+        if self.batch.as_ref().map(|b| b.0) != Some(batch) {
+            self.batch = Some((batch, crate::wire::exports::export_id(batch)));
+        }
+        self.batch.as_ref().map_or("", |b| b.1.as_str())
+    }
+
+    /// One entry of batch `batch` as a CSV row, appended to `out`.
+    pub fn row(
+        &mut self,
+        batch: i64,
+        e: &ExportEntry,
+        delimiter: u8,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let d = delimiter;
+        let minor_units = u32::try_from(e.minor_units)
+            .map_err(|x| Error::internal(format!("ledger entry {}: {x}", e.id)))?;
+        push_id(out, crate::domain::ids::ENTRY_PREFIX, Some(e.id));
+        for w in [
+            Text::Kind,
+            Text::CustomerId,
+            Text::CustomerName,
+            Text::Period,
+        ] {
+            out.push(d);
+            cell(out, e.text(w), d, true);
+        }
+        out.push(d);
+        push_amount(out, e.amount_minor, minor_units);
+        out.push(d);
+        cell(out, e.text(Text::Currency), d, true);
+        out.push(d);
+        let incidents = self.incidents(e.id, e.text(Text::IncidentIds))?;
+        cell(out, incidents.as_bytes(), d, true);
+        out.push(d);
+        cell(out, e.text(Text::Reason), d, true);
+        out.push(d);
+        push_id(out, crate::domain::ids::ENTRY_PREFIX, e.reverses);
+        out.push(d);
+        push_id(out, crate::wire::credits::SETTLEMENT_PREFIX, e.settlement);
+        out.push(d);
+        let export = self.export_id(batch);
+        cell(out, export.as_bytes(), d, true);
+        out.push(d);
+        let created = self.created_at(e.text(Text::CreatedAt))?;
+        cell(out, created.as_bytes(), d, true);
+        for w in [Text::CreatedBy, Text::PlanId] {
+            out.push(d);
+            cell(out, e.text(w), d, true);
+        }
+        out.push(d);
+        if let Some(v) = e.policy_version {
+            push_i64(out, v);
+        }
+        for w in [Text::Rounding, Text::Explanation] {
+            out.push(d);
+            cell(out, e.text(w), d, true);
+        }
+        out.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+}
+
+/// What reading a batch makes: the SHA-256 of the plain form, the file in the output's
+/// form, or both.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    hash: bool,
+    write: Option<Options>,
+}
+
+impl Mode {
+    /// Whether the plain form is rendered (hashed, or written as it is).
+    fn plain(&self) -> bool {
+        self.hash || self.write == Some(Options::default())
+    }
+    /// The output's form when it is not the plain one (rendered as well).
+    fn other(&self) -> Option<Options> {
+        self.write.filter(|o| *o != Options::default())
+    }
+}
+
+/// One span's rows: the plain form and, when the output is asked for in another form, that
+/// form too.
+#[derive(Debug, Default)]
+struct Chunk {
+    plain: Vec<u8>,
+    other: Vec<u8>,
+}
+
+/// What a reading thread found: its rows and sums.
+type Part = Result<(u64, Sums), Error>;
+
+/// Reads spans `first`, `first + step`, … of `range` with `conn`, rendering each into a
+/// chunk handed over in order; stops when the receiver is gone.
+fn read_spans(
+    conn: &mut Conn,
+    range: Range,
+    mode: Mode,
+    first: i64,
+    step: i64,
+    to: &std::sync::mpsc::SyncSender<Result<Chunk, Error>>,
+) -> Part {
+    let mut render = Render::default();
+    let mut sums = Sums::default();
+    let mut rows = 0;
+    let mut k = first;
+    loop {
+        let start = range.after.saturating_add(k.saturating_mul(SPAN));
+        if start >= range.last {
+            return Ok((rows, sums));
+        }
+        let span = Range {
+            batch: range.batch,
+            after: start,
+            last: start.saturating_add(SPAN).min(range.last),
+        };
+        let mut chunk = Chunk::default();
+        let read = for_each_entry(conn, span, span.after, None, &mut |e| {
+            sums.add(e);
+            if mode.plain() {
+                render.row(range.batch, e, b',', &mut chunk.plain)?;
+            }
+            if let Some(o) = mode.other() {
+                render.row(range.batch, e, o.delimiter, &mut chunk.other)?;
+            }
+            Ok(())
+        });
+        match read {
+            Ok(n) => rows += n,
+            Err(e) => {
+                let _ = to.send(Err(e));
+                return Ok((rows, sums));
+            }
+        }
+        if to.send(Ok(chunk)).is_err() {
+            return Ok((rows, sums));
+        }
+        k += step;
+    }
+}
+
+/// Reads every entry of `range` on two threads (one with `conn`, one with a reader of the
+/// same database; one thread when there is none) and hashes and writes the rows in order
+/// here.
+fn read_range(
+    conn: &mut Conn,
+    range: Range,
+    mode: Mode,
+    out: &mut dyn Write,
+) -> Result<Rendered, Error> {
+    let io = |e: std::io::Error| Error::internal_from("writing the export", e);
+    let mut hasher = Sha256::new();
+    if mode.hash {
+        hasher.update(header(Options::default())?);
+    }
+    if let Some(o) = mode.write {
+        out.write_all(&header(o)?).map_err(io)?;
+    }
+    let spans = (range.last - range.after + SPAN - 1) / SPAN;
+    let mut reader = if spans > 1 { open_reader(conn)? } else { None };
+    let threads: i64 = if reader.is_some() { 2 } else { 1 };
+    let parts = std::thread::scope(|s| -> Result<Vec<Part>, Error> {
+        let mut inbox: Vec<Receiver<Result<Chunk, Error>>> = Vec::new();
+        let mut handles = Vec::new();
+        let conns: Vec<&mut Conn> = std::iter::once(conn).chain(reader.as_mut()).collect();
+        for (first, c) in (0..threads).zip(conns) {
+            let (tx, rx) = sync_channel(2);
+            inbox.push(rx);
+            handles.push(s.spawn(move || read_spans(c, range, mode, first, threads, &tx)));
+        }
+        let mut written = Ok(());
+        for k in 0..spans {
+            let from = inbox.get(usize::try_from(k % threads).unwrap_or(0));
+            let chunk = match from.map(Receiver::recv) {
+                Some(Ok(Ok(c))) => c,
+                Some(Ok(Err(e))) => {
+                    written = Err(e);
+                    break;
+                }
+                _ => {
+                    written = Err(Error::internal("an export reader stopped"));
+                    break;
+                }
+            };
+            if mode.hash {
+                hasher.update(&chunk.plain);
+            }
+            let bytes = if mode.other().is_some() {
+                &chunk.other
+            } else {
+                &chunk.plain
+            };
+            if mode.write.is_some() {
+                if let Err(e) = out.write_all(bytes) {
+                    written = Err(io(e));
+                    break;
+                }
+            }
+        }
+        // The readers stop at their next hand-over once nobody takes their chunks.
+        drop(inbox);
+        let parts = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::internal("an export reader panicked")))
+            })
+            .collect();
+        written.map(|()| parts)
+    })?;
+    let mut rendered = Rendered::default();
+    for part in parts {
+        let (rows, sums) = part?;
+        rendered.rows += rows;
+        rendered.sums.merge(sums);
+    }
+    out.flush().map_err(io)?;
+    rendered.sha256 = super::hex(&hasher.finalize());
+    Ok(rendered)
+}
+
+/// Renders a new batch as the store reads it.
+struct Sink<'w> {
+    mode: Mode,
+    out: &'w mut dyn Write,
+}
+
+impl EntrySink for Sink<'_> {
+    fn render(&mut self, conn: &mut Conn, range: Range) -> Result<Rendered, Error> {
+        read_range(conn, range, self.mode, self.out)
     }
 }
 
 /// Makes a batch of every entry in no batch yet (possibly empty) and records the SHA-256 of
 /// its plain CSV.
 pub fn create(conn: &mut Conn, actor: &str, now: Nanos) -> Result<BatchInfo, Error> {
-    let mut hasher = Sha256::new();
-    hasher.update(header(Options::default())?);
-    let mut sink = Hashing {
-        hasher,
-        buf: Vec::new(),
+    let mut sink = Sink {
+        mode: Mode {
+            hash: true,
+            write: None,
+        },
+        out: &mut std::io::sink(),
     };
     create_batch(conn, actor, now, &mut sink)
 }
 
-/// Writes a batch's CSV, page by page.
+/// Makes a batch as [`create`] does and writes its CSV to `out` in the same pass (the
+/// entries are read once, for the file and for its SHA-256).
+pub fn create_into(
+    conn: &mut Conn,
+    actor: &str,
+    now: Nanos,
+    opts: Options,
+    out: &mut dyn Write,
+) -> Result<BatchInfo, Error> {
+    let mut sink = Sink {
+        mode: Mode {
+            hash: true,
+            write: Some(opts),
+        },
+        out,
+    };
+    create_batch(conn, actor, now, &mut sink)
+}
+
+/// Writes a batch's CSV (memory stays flat: a few spans in flight).
 pub fn write_batch(
     conn: &mut Conn,
     id: i64,
     opts: Options,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
-    let io = |e: std::io::Error| Error::internal_from("writing the export", e);
-    out.write_all(&header(opts)?).map_err(io)?;
-    let mut buf = Vec::new();
-    for_each_page(conn, Selection::Batch(id), &mut |page| {
-        buf.clear();
-        rows(page.iter().map(|p| &p.line), opts, &mut buf)?;
-        out.write_all(&buf).map_err(io)
+    let range = range_of(conn, id)?
+        .ok_or_else(|| Error::not_found("export", crate::wire::exports::export_id(id)))?;
+    let mode = Mode {
+        hash: false,
+        write: Some(opts),
+    };
+    read_range(conn, range, mode, out).map(|_| ())
+}
+
+/// Up to `limit` rows of a batch after entry `after`, appended to `out`: how many, and the
+/// last entry's id (for the next page).
+pub fn write_page(
+    conn: &mut Conn,
+    range: Range,
+    after: i64,
+    limit: usize,
+    opts: Options,
+    out: &mut Vec<u8>,
+) -> Result<(u64, Option<i64>), Error> {
+    let mut render = Render::default();
+    let mut last = None;
+    let n = for_each_entry(conn, range, after, Some(limit), &mut |e| {
+        last = Some(e.id);
+        render.row(range.batch, e, opts.delimiter, out)
     })?;
-    out.flush().map_err(io)
+    Ok((n, last))
 }

@@ -346,9 +346,13 @@ pub struct ImportRequest {
     pub dry_run: bool,
 }
 
+/// Rows the reading thread hands over at a time.
+const HANDOFF: usize = 1_024;
+
 /// Imports a file that `open` reads from the start each time it is called (once for the
-/// SHA-256, once for the rows): streaming, so memory stays flat whatever its size.
-pub fn import<R: Read>(
+/// SHA-256, once for the rows): streaming, so memory stays flat whatever its size. The rows
+/// are read and checked on a thread of their own while the calling thread stores them.
+pub fn import<R: Read + Send>(
     conn: &mut Conn,
     req: &ImportRequest,
     open: &mut dyn FnMut() -> std::io::Result<R>,
@@ -357,7 +361,7 @@ pub fn import<R: Read>(
     let opened = |e: std::io::Error| Error::internal_from("opening the CSV file", e);
     let sha256 = crate::csv::sha256_hex(open().map_err(opened)?)
         .map_err(|e| Error::internal_from("reading the CSV file", e))?;
-    let mut rows = Rows::new(req.kind, open().map_err(opened)?)?;
+    let rows = Rows::new(req.kind, open().map_err(opened)?)?;
     let run = ImportRun {
         kind: req.kind,
         sha256: sha256.clone(),
@@ -365,7 +369,28 @@ pub fn import<R: Read>(
         now: req.now,
         dry_run: req.dry_run,
     };
-    Ok(match run_import(conn, &run, &mut rows, progress)? {
+    let outcome = std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RowItem>>(16);
+        s.spawn(move || {
+            let mut batch = Vec::with_capacity(HANDOFF);
+            for item in rows {
+                let fatal = matches!(item, RowItem::Fatal(_));
+                batch.push(item);
+                if batch.len() >= HANDOFF || fatal {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(HANDOFF));
+                    // The store stopped (an error): nothing more to read.
+                    if tx.send(full).is_err() || fatal {
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(batch);
+        });
+        // Dropped when the import ends, early or not: the reading thread then stops.
+        let mut items = rx.into_iter().flatten();
+        run_import(conn, &run, &mut items, progress)
+    })?;
+    Ok(match outcome {
         Outcome::Imported(r) => r.view(false, false),
         Outcome::AlreadyImported(r) => r.view(req.dry_run, true),
         Outcome::DryRun { rows } => ImportView {

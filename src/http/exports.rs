@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::csv::export::{self, Options};
-use crate::store::exports::{acknowledge, export_page, list_batches, load_batch, Selection, PAGE};
+use crate::store::exports::{acknowledge, list_batches, load_batch, range_of, PAGE};
 use crate::wire::exports::{parse_export_id, AcknowledgementInput, ExportStatus, ExportView};
 use crate::wire::Error;
 
@@ -114,8 +114,8 @@ pub async fn get_export_csv(
     let n = batch_number(&text)?;
     let opts = Options::parse(q.bom.as_deref(), q.delimiter.as_deref())?;
     let shown = text.clone();
-    read(&state, move |c| {
-        load_batch(c, n)?.ok_or_else(|| Error::not_found("export", shown))
+    let range = read(&state, move |c| {
+        range_of(c, n)?.ok_or_else(|| Error::not_found("export", shown))
     })
     .await?;
     let store = state.store.clone();
@@ -128,18 +128,17 @@ pub async fn get_export_csv(
                 Cursor::After(a) => a,
                 Cursor::Done => return None,
             };
-            let page = web::block(move || -> Result<(Vec<u8>, Option<i64>, usize), Error> {
+            let page = web::block(move || -> Result<(Vec<u8>, Option<i64>, u64), Error> {
                 let mut c = store.conn()?;
-                let page = export_page(&mut c, Selection::Batch(n), after, PAGE)?;
                 let mut buf = Vec::new();
-                export::rows(page.iter().map(|p| &p.line), opts, &mut buf)?;
-                Ok((buf, page.last().map(|p| p.id), page.len()))
+                let (len, last) = export::write_page(&mut c, range, after, PAGE, opts, &mut buf)?;
+                Ok((buf, last, len))
             })
             .await;
             match page {
                 Ok(Ok((_, None, _))) => None,
                 Ok(Ok((buf, Some(last), len))) => {
-                    let next = if len < PAGE {
+                    let next = if len < PAGE as u64 {
                         Cursor::Done
                     } else {
                         Cursor::After(last)

@@ -1,28 +1,33 @@
-//! Billing export batches (docs/csv.md, "Exports"). A batch takes every ledger entry not yet
-//! in a batch, under the write lock, so batches are made one at a time: nothing is exported
-//! twice and nothing is missed. Entries are never touched: the entry → batch link is its own
-//! append-only row. A batch's CSV is rendered again from immutable rows on every download
-//! (byte-identical); its SHA-256 is recorded when it is made.
+//! Billing export batches (docs/csv.md, "Exports"). Entries are append-only and take
+//! increasing ids under the write lock, and a batch is made under the same lock, so "every
+//! entry not yet in a batch" is every entry with an id above the previous batch's last: a
+//! batch is one range row `(after_entry_id, last_entry_id]`, nothing is exported twice and
+//! nothing is missed. Entries are never touched. A batch's CSV is rendered again from
+//! immutable rows on every download (byte-identical); its SHA-256 is recorded when it is made,
+//! by the renderer that reads the batch once as it is made.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
+use diesel::deserialize::{self, QueryableByName};
 use diesel::prelude::*;
+use diesel::row::{Field, NamedRow};
+use diesel::sql_types::BigInt;
+use diesel::sqlite::Sqlite;
 
 use crate::domain::ids::entry_id;
 use crate::domain::time::{format_utc, Nanos};
 use crate::wire::credits::Total;
-use crate::wire::exports::{export_id, ExportLine, ExportStatus, ExportView, LineSink};
+use crate::wire::exports::{export_id, ExportLine, ExportStatus, ExportView};
 use crate::wire::{ConflictKind, Error};
 
 use super::convert::{from_minor, read_ts, ts};
-use super::models::EntryRow;
 use super::schema::{
-    customers, export_acknowledgements, export_batches, export_entries, export_totals,
-    ledger_entries,
+    export_acknowledgements, export_batches, export_ranges, export_totals, ledger_entries,
 };
 use super::sqlite::{write_tx, Conn};
 
-/// Entries read per query while a batch is rendered: memory stays flat whatever its size.
+/// Entries read per query while a batch is downloaded over HTTP: memory stays flat whatever
+/// its size.
 pub const PAGE: usize = 5_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -53,6 +58,18 @@ struct AckRow {
     created_by: String,
 }
 
+/// The entries of a batch: ids in `(after, last]` (empty when they are equal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = export_ranges, check_for_backend(diesel::sqlite::Sqlite))]
+pub struct Range {
+    #[diesel(column_name = export_id)]
+    pub batch: i64,
+    #[diesel(column_name = after_entry_id)]
+    pub after: i64,
+    #[diesel(column_name = last_entry_id)]
+    pub last: i64,
+}
+
 /// Which entries a page reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Selection {
@@ -72,6 +89,175 @@ pub struct PageLine {
     pub line: ExportLine,
 }
 
+/// The text columns of [`ExportEntry`], in the order they are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Text {
+    Kind,
+    CustomerId,
+    CustomerName,
+    Period,
+    Currency,
+    /// The stored JSON array of incident ids.
+    IncidentIds,
+    Reason,
+    /// The stored instant (`ts`), not yet in the export's form.
+    CreatedAt,
+    CreatedBy,
+    PlanId,
+    Rounding,
+    Explanation,
+}
+
+const TEXTS: usize = 12;
+
+/// One ledger entry as stored, with its customer's name and the settlement that appended
+/// it: what an export row is written from. Its text cells share one buffer (one allocation a
+/// row); an absent optional text is empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportEntry {
+    pub id: i64,
+    pub amount_minor: i64,
+    pub minor_units: i64,
+    pub reverses: Option<i64>,
+    pub settlement: Option<i64>,
+    pub policy_version: Option<i64>,
+    text: Vec<u8>,
+    ends: [u32; TEXTS],
+}
+
+impl ExportEntry {
+    /// One text column, as SQLite stores it (UTF-8).
+    pub fn text(&self, which: Text) -> &[u8] {
+        let i = which as usize;
+        let start = match i {
+            0 => 0,
+            _ => self.ends.get(i - 1).copied().unwrap_or(0),
+        };
+        let end = self.ends.get(i).copied().unwrap_or(0);
+        self.text
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
+    }
+}
+
+/// The columns of [`ENTRIES_SQL`], in order.
+const COLUMNS: usize = 18;
+
+/// Entries by primary key, each with its customer's name (by the customer's key) and its
+/// settlement (by `settlement_lines_entry_id`); the LEFT JOINs keep `ledger_entries` the
+/// outer loop, so SQLite walks the range in id order and sorts nothing. (A correlated
+/// subquery for the settlement opens a cursor per row: 60 % slower.) An entry is appended by
+/// one settlement line at most; were there two, the lowest settlement comes first and the
+/// repeat is skipped.
+const ENTRIES_SQL: &str = "SELECT l.id, l.amount_minor, l.minor_units, l.reverses, \
+     s.settlement_id, l.policy_version, l.kind, l.customer_id, coalesce(c.name, ''), l.period, l.currency, \
+     l.incident_ids, l.reason, l.created_at, l.created_by, l.plan_id, l.rounding, \
+     l.explanation \
+     FROM ledger_entries l LEFT JOIN customers c ON c.id = l.customer_id \
+     LEFT JOIN settlement_lines s ON s.entry_id = l.id \
+     WHERE l.id > ? AND l.id <= ? ORDER BY l.id, s.settlement_id LIMIT ?";
+
+impl QueryableByName<Sqlite> for ExportEntry {
+    fn build<'a>(row: &impl NamedRow<'a, Sqlite>) -> deserialize::Result<Self> {
+        if row.field_count() != COLUMNS {
+            return Err(format!("export query: {} columns", row.field_count()).into());
+        }
+        let int = |i: usize| -> Option<i64> {
+            let f = diesel::row::Row::get(row, i)?;
+            let v = f.value();
+            v.map(|mut v| v.read_long())
+        };
+        let id = int(0).ok_or("export query: entry without id")?;
+        let mut text = Vec::with_capacity(256);
+        let mut ends = [0u32; TEXTS];
+        for (slot, i) in ends.iter_mut().zip(COLUMNS - TEXTS..COLUMNS) {
+            if let Some(f) = diesel::row::Row::get(row, i) {
+                if let Some(mut v) = f.value() {
+                    text.extend_from_slice(v.read_text().as_bytes());
+                }
+            }
+            *slot = u32::try_from(text.len()).map_err(|_| "export row over 4 GB")?;
+        }
+        Ok(ExportEntry {
+            id,
+            amount_minor: int(1).unwrap_or(0),
+            minor_units: int(2).unwrap_or(0),
+            reverses: int(3),
+            settlement: int(4),
+            policy_version: int(5),
+            text,
+            ends,
+        })
+    }
+}
+
+/// The range of a batch (`None`: no such batch).
+pub fn range_of(conn: &mut Conn, batch: i64) -> Result<Option<Range>, Error> {
+    Ok(export_ranges::table
+        .find(batch)
+        .select(Range::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// What a new batch with this number would take: every entry after the last batch's end.
+/// Only meaningful inside a write transaction (nobody appends or makes a batch meanwhile).
+pub fn pending_range(conn: &mut Conn, batch: i64) -> Result<Range, Error> {
+    let after: Option<i64> = export_ranges::table
+        .select(diesel::dsl::max(export_ranges::last_entry_id))
+        .first(conn)?;
+    let last: Option<i64> = ledger_entries::table
+        .select(diesel::dsl::max(ledger_entries::id))
+        .first(conn)?;
+    let after = after.unwrap_or(0);
+    Ok(Range {
+        batch,
+        after,
+        last: last.unwrap_or(0).max(after),
+    })
+}
+
+fn selection_range(conn: &mut Conn, sel: Selection) -> Result<Range, Error> {
+    match sel {
+        Selection::Pending(b) => pending_range(conn, b),
+        Selection::Batch(b) => Ok(range_of(conn, b)?.unwrap_or(Range {
+            batch: b,
+            after: 0,
+            last: 0,
+        })),
+    }
+}
+
+/// Streams the entries of `range` after entry `after` (at most `limit`), oldest first, to `f`,
+/// with one query; answers how many there were.
+pub fn for_each_entry(
+    conn: &mut Conn,
+    range: Range,
+    after: i64,
+    limit: Option<usize>,
+    f: &mut dyn FnMut(&ExportEntry) -> Result<(), Error>,
+) -> Result<u64, Error> {
+    let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    let rows = diesel::sql_query(ENTRIES_SQL)
+        .bind::<BigInt, _>(after.max(range.after))
+        .bind::<BigInt, _>(range.last)
+        .bind::<BigInt, _>(limit)
+        .load_iter::<ExportEntry, diesel::connection::DefaultLoadingMode>(conn)?;
+    let mut n = 0u64;
+    let mut previous = None;
+    for row in rows {
+        let e = row?;
+        if previous == Some(e.id) {
+            continue;
+        }
+        previous = Some(e.id);
+        f(&e)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Up to `limit` entries of a selection after entry `after`, oldest first.
 pub fn export_page(
     conn: &mut Conn,
@@ -79,98 +265,49 @@ pub fn export_page(
     after: i64,
     limit: usize,
 ) -> Result<Vec<PageLine>, Error> {
-    // Entries alone, by primary key, then the page's customer names by theirs: a join here
-    // lets SQLite drive from customers and sort every page (quadratic in the batch size).
-    let mut q = ledger_entries::table
-        .filter(ledger_entries::id.gt(after))
-        .order(ledger_entries::id.asc())
-        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-        .select(EntryRow::as_select())
-        .into_boxed();
-    let batch = match sel {
-        Selection::Pending(b) => {
-            q = q.filter(diesel::dsl::not(diesel::dsl::exists(
-                export_entries::table.filter(export_entries::entry_id.eq(ledger_entries::id)),
-            )));
-            b
-        }
-        Selection::Batch(b) => {
-            // The batch's next ids by the (export_id, entry_id) index: an `IN (subquery)`
-            // would read the whole batch for every page.
-            let ids: Vec<i64> = export_entries::table
-                .filter(export_entries::export_id.eq(b))
-                .filter(export_entries::entry_id.gt(after))
-                .order(export_entries::entry_id.asc())
-                .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-                .select(export_entries::entry_id)
-                .load(conn)?;
-            q = q.filter(ledger_entries::id.eq_any(ids));
-            b
-        }
-    };
-    let rows: Vec<EntryRow> = q.load(conn)?;
-    let mut ids: Vec<&str> = rows.iter().map(|r| r.customer_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-    for chunk in ids.chunks(10_000) {
-        let pairs: Vec<(String, String)> = customers::table
-            .filter(customers::id.eq_any(chunk))
-            .select((customers::id, customers::name))
-            .load(conn)?;
-        names.extend(pairs);
-    }
-    // The settlement an entry came from is written with the entry, so every download of a
-    // batch reads the same link.
-    let entry_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let settled_by = super::settlements::settlements_of_entries(conn, &entry_ids)?;
-    rows.into_iter()
-        .map(|r| {
-            let name = names.get(&r.customer_id).cloned().unwrap_or_default();
-            let settlement = settled_by
-                .get(&r.id)
-                .map(|s| crate::wire::credits::settlement_id(*s))
-                .unwrap_or_default();
-            page_line(r, name, settlement, batch)
-        })
-        .collect()
+    let range = selection_range(conn, sel)?;
+    let mut out = Vec::new();
+    for_each_entry(conn, range, after, Some(limit), &mut |e| {
+        out.push(page_line(e, range.batch)?);
+        Ok(())
+    })?;
+    Ok(out)
 }
 
-fn page_line(
-    r: EntryRow,
-    customer_name: String,
-    settlement_id: String,
-    batch: i64,
-) -> Result<PageLine, Error> {
-    let bad = |m: String| Error::internal(format!("ledger entry {}: {m}", r.id));
-    let minor_units = u32::try_from(r.minor_units).map_err(|e| bad(e.to_string()))?;
+fn page_line(e: &ExportEntry, batch: i64) -> Result<PageLine, Error> {
+    let bad = |m: String| Error::internal(format!("ledger entry {}: {m}", e.id));
+    let minor_units = u32::try_from(e.minor_units).map_err(|x| bad(x.to_string()))?;
     let incidents: Vec<String> =
-        serde_json::from_str(&r.incident_ids).map_err(|e| bad(e.to_string()))?;
-    let created_at = format_utc(read_ts(&r.created_at, "ledger_entries.created_at")?);
+        serde_json::from_slice(e.text(Text::IncidentIds)).map_err(|x| bad(x.to_string()))?;
+    let t = |w: Text| String::from_utf8_lossy(e.text(w)).into_owned();
+    let created_at = format_utc(read_ts(&t(Text::CreatedAt), "ledger_entries.created_at")?);
     Ok(PageLine {
-        id: r.id,
-        currency: r.currency.clone(),
-        amount_minor: r.amount_minor,
-        minor_units: r.minor_units,
+        id: e.id,
+        currency: t(Text::Currency),
+        amount_minor: e.amount_minor,
+        minor_units: e.minor_units,
         line: ExportLine {
-            entry_id: entry_id(r.id),
-            kind: r.kind,
-            customer_id: r.customer_id,
-            customer_name,
-            period: r.period,
-            amount: from_minor(r.amount_minor, minor_units).to_string(),
-            currency: r.currency,
+            entry_id: entry_id(e.id),
+            kind: t(Text::Kind),
+            customer_id: t(Text::CustomerId),
+            customer_name: t(Text::CustomerName),
+            period: t(Text::Period),
+            amount: from_minor(e.amount_minor, minor_units).to_string(),
+            currency: t(Text::Currency),
             incident_ids: incidents.join(" "),
-            reason: r.reason.unwrap_or_default(),
-            reverses: r.reverses.map(entry_id).unwrap_or_default(),
-            settlement_id,
+            reason: t(Text::Reason),
+            reverses: e.reverses.map(entry_id).unwrap_or_default(),
+            settlement_id: e
+                .settlement
+                .map(crate::wire::credits::settlement_id)
+                .unwrap_or_default(),
             export_id: export_id(batch),
             created_at,
-            created_by: r.created_by,
-            plan_id: r.plan_id.unwrap_or_default(),
-            policy_version: r.policy_version.map(|v| v.to_string()).unwrap_or_default(),
-            rounding: r.rounding.unwrap_or_default(),
-            explanation: r.explanation,
+            created_by: t(Text::CreatedBy),
+            plan_id: t(Text::PlanId),
+            policy_version: e.policy_version.map(|v| v.to_string()).unwrap_or_default(),
+            rounding: t(Text::Rounding),
+            explanation: t(Text::Explanation),
         },
     })
 }
@@ -181,18 +318,89 @@ pub fn for_each_page(
     sel: Selection,
     f: &mut dyn FnMut(&[PageLine]) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let mut after = 0;
-    loop {
-        let page = export_page(conn, sel, after, PAGE)?;
-        let Some(last) = page.last() else {
-            return Ok(());
-        };
-        after = last.id;
-        f(&page)?;
-        if page.len() < PAGE {
-            return Ok(());
+    let range = selection_range(conn, sel)?;
+    let mut page = Vec::with_capacity(PAGE);
+    for_each_entry(conn, range, 0, None, &mut |e| {
+        page.push(page_line(e, range.batch)?);
+        if page.len() >= PAGE {
+            f(&page)?;
+            page.clear();
+        }
+        Ok(())
+    })?;
+    if page.is_empty() {
+        Ok(())
+    } else {
+        f(&page)
+    }
+}
+
+/// A batch's sums per currency, in minor units (exact, summed in Rust).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sums(BTreeMap<String, (i128, i64)>);
+
+impl Sums {
+    /// Counts one entry.
+    pub fn add(&mut self, e: &ExportEntry) {
+        let currency = String::from_utf8_lossy(e.text(Text::Currency));
+        match self.0.get_mut(currency.as_ref()) {
+            Some(slot) => slot.0 += i128::from(e.amount_minor),
+            None => {
+                self.0.insert(
+                    currency.into_owned(),
+                    (i128::from(e.amount_minor), e.minor_units),
+                );
+            }
         }
     }
+
+    /// Adds another part's sums.
+    pub fn merge(&mut self, other: Sums) {
+        for (currency, (sum, minor_units)) in other.0 {
+            self.0.entry(currency).or_insert((0, minor_units)).0 += sum;
+        }
+    }
+}
+
+/// What rendering a new batch found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rendered {
+    /// The SHA-256 (hex) of the plain CSV, header included.
+    pub sha256: String,
+    pub rows: u64,
+    pub sums: Sums,
+}
+
+/// Whoever renders the entries of a new batch, reading them once, so the store can record
+/// their digest, count and totals.
+pub trait EntrySink {
+    /// Renders the entries of `range` (read with `conn`, or with readers of the same
+    /// database from [`open_reader`]), oldest first.
+    fn render(&mut self, conn: &mut Conn, range: Range) -> Result<Rendered, Error>;
+}
+
+/// Another connection to the same database file, to read beside `conn` on another thread
+/// (`None` for a database that is not a file). In WAL mode it reads the last committed
+/// state without waiting: inside a write transaction of `conn` that has written nothing
+/// yet, exactly what `conn` sees.
+pub fn open_reader(conn: &mut Conn) -> Result<Option<Conn>, Error> {
+    #[derive(QueryableByName)]
+    struct Db {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        file: String,
+    }
+    let dbs: Vec<Db> = diesel::sql_query("PRAGMA database_list").load(conn)?;
+    let Some(main) = dbs.into_iter().find(|d| d.name == "main") else {
+        return Ok(None);
+    };
+    if main.file.is_empty() {
+        return Ok(None);
+    }
+    let mut reader = super::sqlite::connect(&main.file)?;
+    diesel::connection::SimpleConnection::batch_execute(&mut reader, "PRAGMA query_only = ON")?;
+    Ok(Some(reader))
 }
 
 /// A batch with its totals and acknowledgement.
@@ -231,44 +439,37 @@ impl BatchInfo {
     }
 }
 
-/// Makes a batch of every entry in no batch yet (possibly none). `sink` renders the lines;
-/// its digest is recorded as the batch's SHA-256.
+/// Makes a batch of every entry in no batch yet (possibly none), reading them once: `sink`
+/// renders them; its digest is recorded as the batch's SHA-256, its sums as the totals. One
+/// write transaction.
 pub fn create_batch(
     conn: &mut Conn,
     actor: &str,
     now: Nanos,
-    sink: &mut dyn LineSink,
+    sink: &mut dyn EntrySink,
 ) -> Result<BatchInfo, Error> {
     write_tx(conn, |c| {
         let max: Option<i64> = export_batches::table
             .select(diesel::dsl::max(export_batches::id))
             .first(c)?;
         let id = max.unwrap_or(0) + 1;
-        let mut rows: i64 = 0;
-        let mut last = 0;
-        let mut sums: BTreeMap<String, (i128, i64)> = BTreeMap::new();
-        for_each_page(c, Selection::Pending(id), &mut |page| {
-            for p in page {
-                let slot = sums.entry(p.currency.clone()).or_insert((0, p.minor_units));
-                slot.0 += i128::from(p.amount_minor);
-                last = p.id;
-            }
-            rows += i64::try_from(page.len()).unwrap_or(i64::MAX);
-            let lines: Vec<ExportLine> = page.iter().map(|p| p.line.clone()).collect();
-            sink.lines(&lines)
-        })?;
+        let range = pending_range(c, id)?;
+        let rendered = sink.render(c, range)?;
         let batch = BatchRow {
             id,
-            rows,
-            sha256: sink.digest(),
+            rows: i64::try_from(rendered.rows).unwrap_or(i64::MAX),
+            sha256: rendered.sha256,
             created_at: ts(now),
             created_by: actor.to_string(),
         };
         diesel::insert_into(export_batches::table)
             .values(&batch)
             .execute(c)?;
-        let mut totals = Vec::with_capacity(sums.len());
-        for (currency, (sum, minor_units)) in sums {
+        diesel::insert_into(export_ranges::table)
+            .values(&range)
+            .execute(c)?;
+        let mut totals = Vec::with_capacity(rendered.sums.0.len());
+        for (currency, (sum, minor_units)) in rendered.sums.0 {
             let amount_minor =
                 i64::try_from(sum).map_err(|_| Error::internal("batch total overflows"))?;
             diesel::insert_into(export_totals::table)
@@ -280,18 +481,6 @@ pub fn create_batch(
                 })
                 .execute(c)?;
             totals.push(total(&currency, amount_minor, minor_units));
-        }
-        let linked = diesel::sql_query(
-            "INSERT INTO export_entries (entry_id, export_id) SELECT l.id, ? FROM ledger_entries l \
-             WHERE l.id <= ? AND NOT EXISTS (SELECT 1 FROM export_entries x WHERE x.entry_id = l.id)",
-        )
-        .bind::<diesel::sql_types::BigInt, _>(id)
-        .bind::<diesel::sql_types::BigInt, _>(last)
-        .execute(c)?;
-        if i64::try_from(linked).unwrap_or(-1) != rows {
-            return Err(Error::internal(format!(
-                "batch {id}: {rows} rows rendered, {linked} linked"
-            )));
         }
         Ok(BatchInfo {
             batch,
@@ -400,17 +589,26 @@ pub fn acknowledge(
 }
 
 /// The batch of each of these entries that is in one.
-pub fn batches_of(
-    conn: &mut Conn,
-    entry_ids: &[i64],
-) -> Result<std::collections::HashMap<i64, i64>, Error> {
-    let mut out = std::collections::HashMap::new();
-    for chunk in entry_ids.chunks(10_000) {
-        let pairs: Vec<(i64, i64)> = export_entries::table
-            .filter(export_entries::entry_id.eq_any(chunk))
-            .select((export_entries::entry_id, export_entries::export_id))
-            .load(conn)?;
-        out.extend(pairs);
+pub fn batches_of(conn: &mut Conn, entry_ids: &[i64]) -> Result<HashMap<i64, i64>, Error> {
+    let (Some(&lo), Some(&hi)) = (entry_ids.iter().min(), entry_ids.iter().max()) else {
+        return Ok(HashMap::new());
+    };
+    // The non-empty ranges that can hold one of them, in order: they do not overlap.
+    let ranges: Vec<Range> = export_ranges::table
+        .filter(export_ranges::last_entry_id.ge(lo))
+        .filter(export_ranges::after_entry_id.lt(hi))
+        .filter(export_ranges::last_entry_id.gt(export_ranges::after_entry_id))
+        .order(export_ranges::last_entry_id.asc())
+        .select(Range::as_select())
+        .load(conn)?;
+    let mut out = HashMap::new();
+    for &e in entry_ids {
+        let at = ranges.partition_point(|r| r.last < e);
+        if let Some(r) = ranges.get(at) {
+            if r.after < e {
+                out.insert(e, r.batch);
+            }
+        }
     }
     Ok(out)
 }

@@ -55,9 +55,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    export_entries (entry_id) {
-        entry_id -> BigInt,
+    export_ranges (export_id) {
         export_id -> BigInt,
+        after_entry_id -> BigInt,
+        last_entry_id -> BigInt,
     }
 }
 
@@ -227,8 +228,7 @@ diesel::table! {
 
 diesel::joinable!(entry_references -> ledger_entries (entry_id));
 diesel::joinable!(export_acknowledgements -> export_batches (export_id));
-diesel::joinable!(export_entries -> export_batches (export_id));
-diesel::joinable!(export_entries -> ledger_entries (entry_id));
+diesel::joinable!(export_ranges -> export_batches (export_id));
 diesel::joinable!(export_totals -> export_batches (export_id));
 diesel::joinable!(incident_customers -> customers (customer_id));
 diesel::joinable!(incident_customers -> incidents (incident_id));
@@ -251,7 +251,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     entry_references,
     export_acknowledgements,
     export_batches,
-    export_entries,
+    export_ranges,
     export_totals,
     idempotency_keys,
     imports,

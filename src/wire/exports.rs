@@ -9,7 +9,6 @@ use crate::domain::ValidationErrors;
 
 use super::credits::Total;
 use super::imports::parse_prefixed;
-use super::Error;
 
 /// The export's columns, in order (docs/csv.md).
 pub const EXPORT_COLUMNS: [&str; 18] = [
@@ -55,14 +54,6 @@ pub struct ExportLine {
     pub policy_version: String,
     pub rounding: String,
     pub explanation: String,
-}
-
-/// Whoever renders the lines of a new batch, so the store can record their digest.
-pub trait LineSink {
-    /// Renders a page of lines, oldest first.
-    fn lines(&mut self, lines: &[ExportLine]) -> Result<(), Error>;
-    /// The SHA-256 (hex) of everything rendered, header included.
-    fn digest(&mut self) -> String;
 }
 
 /// A batch as answered.
