@@ -15,7 +15,7 @@ use std::io::Read;
 
 use chrono_tz::Tz;
 
-use crate::csv::import::Rows;
+use crate::csv::import::{for_each_batch, Rows};
 use crate::domain::book::{IncidentRecord, PlanInfo, PlanVersion};
 use crate::domain::scope::Scope;
 use crate::domain::time::Nanos;
@@ -201,12 +201,10 @@ fn twice(row: u64, id: &str) -> RowError {
     )
 }
 
-/// Rows a reader thread hands over at a time.
-const BATCH: usize = 1_024;
-
 /// Reads every row of one file, handing the checked ones to `add`; bad rows and what `add`
-/// finds go into the file's errors. The reader (parsing and checking each row) runs on its
-/// own thread, so that it overlaps with what `add` does; rows arrive in file order.
+/// finds go into the file's errors. Rows are read on one thread and checked on as many as
+/// the pool has (the import reader's [`for_each_batch`]), overlapping with what `add` does;
+/// they arrive in file order, so the errors are those `import --dry-run` lists, in its order.
 fn read_file<R: Read + Send>(
     kind: ImportKind,
     input: R,
@@ -214,32 +212,19 @@ fn read_file<R: Read + Send>(
 ) -> Result<(), Error> {
     let rows = Rows::new(kind, input)?;
     let mut errors = RowErrors::default();
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RowItem>>(8);
-    let fatal = std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
-            for item in rows {
-                batch.push(item);
-                if batch.len() >= BATCH
-                    && tx
-                        .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                        .is_err()
-                {
-                    return;
-                }
-            }
-            let _ = tx.send(batch);
-        });
-        for batch in rx {
-            for item in batch {
-                match item {
-                    RowItem::Row(n, row) => add(n, row, &mut errors),
-                    RowItem::Bad(list) => errors.extend(list),
-                    RowItem::Fatal(e) => return Some(e),
+    let mut fatal = None;
+    for_each_batch(rows, rayon::current_num_threads(), &mut |batch| {
+        for item in batch {
+            match item {
+                RowItem::Row(n, row) => add(n, row, &mut errors),
+                RowItem::Bad(list) => errors.extend(list),
+                RowItem::Fatal(e) => {
+                    fatal = Some(e);
+                    return false;
                 }
             }
         }
-        None
+        true
     });
     if let Some(e) = fatal {
         return Err(e);

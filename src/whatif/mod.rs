@@ -59,7 +59,8 @@ pub fn main(opts: &Options) -> i32 {
         }
     };
     let bar = progress_bar();
-    let book = match load::load(&opts.paths, &bar) {
+    // Reading checks rows on as many threads as the pool has.
+    let book = match pool.install(|| load::load(&opts.paths, &bar)) {
         Ok(b) => b,
         Err(files) => {
             bar.finish_and_clear();
