@@ -4,7 +4,8 @@
 #     `.import` of the same file into a plain table with the same columns and indexes;
 #  2. export N ledger rows vs writing the same rows with the csv crate alone
 #     (examples/csv_write_baseline.rs);
-#  peak RSS of both with /usr/bin/time -v.
+#  peak RSS of both with /usr/bin/time -v, the export's file checked against its recorded
+#  SHA-256, and the load average before and after (the ratios are what counts).
 # Usage: bench/csv.sh [ROWS]   (default 1000000). Needs sqlite3 and GNU time
 # (apt-get install -y sqlite3 time).
 set -euo pipefail
@@ -23,6 +24,7 @@ now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc -l; }
 rss_mb() { awk '/Maximum resident set size/ {printf "%.1f", $6/1024}' "$1"; }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "generating $ROWS customer rows" >&2
 awk -v n="$ROWS" 'BEGIN {
   print "id,name,email,timezone,plan_id";
@@ -58,7 +60,7 @@ echo "settling one incident for every customer ($ROWS ledger entries)" >&2
 "$BIN" settle --incident A >/dev/null
 
 t0=$(now)
-/usr/bin/time -v -o "$WORK/export.time" "$BIN" export --out "$WORK/export.csv" >/dev/null
+/usr/bin/time -v -o "$WORK/export.time" "$BIN" export --out "$WORK/export.csv" >"$WORK/export.json"
 t1=$(now)
 export_s=$(secs "$t0" "$t1")
 export_rss=$(rss_mb "$WORK/export.time")
@@ -66,6 +68,12 @@ csv_s=$("$BASE" "$WORK/export.csv" "$WORK/baseline.csv")
 cmp -s <(tail -n +2 "$WORK/export.csv") <(tail -n +2 "$WORK/baseline.csv") \
   && same="same bytes" || same="bytes differ"
 
+recorded=$(sed -n 's/.*"sha256": "\([0-9a-f]*\)".*/\1/p' "$WORK/export.json")
+[ "$recorded" = "$(sha256sum "$WORK/export.csv" | cut -d' ' -f1)" ] \
+  || { echo "the export's file does not match its recorded SHA-256" >&2; exit 1; }
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+echo "load average before: $load_before; after: $load_after"
 printf '| case | ours | ceiling | ratio | peak RSS |\n|---|---:|---:|---:|---:|\n'
 printf '| import %d customers | %.2f s | %.2f s (sqlite3 .import) | %.2f× | %s MB |\n' \
   "$ROWS" "$import_s" "$shell_s" "$(echo "$import_s / $shell_s" | bc -l)" "$import_rss"

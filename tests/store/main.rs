@@ -8,6 +8,7 @@ mod common;
 mod concurrency;
 mod csv_cli;
 mod csv_kill;
+mod csv_migration;
 mod foundation;
 mod kill;
 mod migrations;
