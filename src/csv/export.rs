@@ -556,3 +556,83 @@ pub fn write_page(
     })?;
     Ok((n, last))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the csv crate writes for one cell (as the reference `rows` does).
+    fn by_csv_crate(value: &str, delimiter: u8, text: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut w = csv::WriterBuilder::new()
+                .delimiter(delimiter)
+                .terminator(csv::Terminator::CRLF)
+                .from_writer(&mut out);
+            let shown = if text {
+                neutralize(value)
+            } else {
+                Cow::Borrowed(value)
+            };
+            w.write_record([shown.as_bytes(), b"x"]).unwrap_or_default();
+            w.flush().unwrap_or_default();
+        }
+        out
+    }
+
+    #[test]
+    fn cells_are_written_as_the_csv_crate_writes_them() {
+        let values = [
+            "",
+            "plain",
+            "a,b",
+            "a;b",
+            "say \"hi\"",
+            "\"",
+            "line\nbreak",
+            "cr\rx",
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "-12.50",
+            "+1",
+            "@x",
+            "\tx",
+            "\rx",
+            "Müller, Schmidt",
+            "日本語;テスト",
+        ];
+        for d in [b',', b';'] {
+            for v in values {
+                for text in [true, false] {
+                    let mut ours = Vec::new();
+                    cell(&mut ours, v.as_bytes(), d, text);
+                    ours.push(d);
+                    ours.extend_from_slice(b"x\r\n");
+                    assert_eq!(
+                        String::from_utf8_lossy(&ours),
+                        String::from_utf8_lossy(&by_csv_crate(v, d, text)),
+                        "{v:?} with {:?}, text {text}",
+                        d as char
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn amounts_read_as_decimal_displays_them() {
+        let mut samples: Vec<i64> = (-2_000..=2_000).collect();
+        samples.extend([i64::MIN, i64::MIN + 1, i64::MAX, 1_000_000_007, -99_999]);
+        for minor_units in 0..=4u32 {
+            for &a in &samples {
+                let mut ours = Vec::new();
+                push_amount(&mut ours, a, minor_units);
+                let expected = rust_decimal::Decimal::new(a, minor_units).to_string();
+                assert_eq!(
+                    String::from_utf8_lossy(&ours),
+                    expected,
+                    "{a} / 10^{minor_units}"
+                );
+            }
+        }
+    }
+}
