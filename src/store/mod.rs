@@ -11,6 +11,7 @@
 //! - [`settle`]: settlement of (customer, period) targets, batched, one transaction per batch.
 //! - [`settlements`]: recorded settlements and their lines.
 
+pub mod console;
 pub mod convert;
 pub mod customers;
 pub mod entries;

@@ -2,7 +2,7 @@
 //! a dry run for every role, showing totals per currency, the periods touched and the lines;
 //! then the real run for the roles that may settle (billing, finance, admin).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::domain::book::IncidentRecord;
 use crate::domain::scope::Scope;
 use crate::domain::time::format_utc;
+use crate::store::console::incident_settlements;
 use crate::store::incidents;
 use crate::store::settle::{settle_incident, SettleOptions};
+use crate::store::settlements::settled_customers;
 use crate::wire::credits::SettlementReport;
 use crate::wire::keys::Access;
 use crate::wire::Error;
@@ -24,8 +26,10 @@ use crate::http::AppState;
 
 /// Incidents on a list page.
 const LIST_PAGE: usize = 50;
-/// Settlement lines shown on the page.
+/// Settlement lines (and affected customers, and notices) shown on the page.
 const LINES_SHOWN: usize = 200;
+/// Recorded settlements shown on the page.
+const SETTLEMENTS_SHOWN: usize = 50;
 
 /// `?after=`
 #[derive(Debug, Default, Deserialize)]
@@ -129,6 +133,9 @@ struct ReportView {
     entries_appended: usize,
     totals: Vec<crate::wire::credits::Total>,
     touched: Vec<Touched>,
+    /// Customers with a line, in id order (the first [`LINES_SHOWN`]).
+    affected: Vec<String>,
+    affected_total: usize,
     lines: Vec<crate::wire::credits::SettlementLine>,
     lines_total: usize,
 }
@@ -143,9 +150,17 @@ struct Touched {
 impl From<SettlementReport> for ReportView {
     fn from(r: SettlementReport) -> Self {
         let mut touched: BTreeMap<String, usize> = BTreeMap::new();
+        let mut affected: BTreeSet<&str> = BTreeSet::new();
         for l in &r.data {
             *touched.entry(l.period.clone()).or_default() += 1;
+            affected.insert(l.customer_id.as_str());
         }
+        let affected_total = affected.len();
+        let affected: Vec<String> = affected
+            .into_iter()
+            .take(LINES_SHOWN)
+            .map(str::to_string)
+            .collect();
         let lines_total = r.data.len();
         let mut lines = r.data;
         lines.truncate(LINES_SHOWN);
@@ -160,6 +175,8 @@ impl From<SettlementReport> for ReportView {
                 .into_iter()
                 .map(|(period, customers)| Touched { period, customers })
                 .collect(),
+            affected,
+            affected_total,
             lines,
             lines_total,
         }
@@ -175,16 +192,22 @@ async fn render_incident(
     let store = state.store.clone();
     let found = web::block(move || {
         let mut conn = store.conn()?;
-        incidents::load_incident(&mut conn, &id)?.ok_or_else(|| Error::not_found("incident", id))
+        let incident = incidents::load_incident(&mut conn, &id)?
+            .ok_or_else(|| Error::not_found("incident", id.as_str()))?;
+        let recorded = incident_settlements(&mut conn, &id, SETTLEMENTS_SHOWN)?;
+        let settled = settled_customers(&mut conn, &id)?;
+        Ok::<_, Error>((incident, recorded, settled))
     })
     .await;
-    let incident = match found {
-        Ok(Ok(i)) => i,
+    let (incident, recorded, mut settled) = match found {
+        Ok(Ok(found)) => found,
         Ok(Err(e)) => return state.console.fail(Some(s), e.into()),
         Err(e) => return state.console.fail(Some(s), e.into()),
     };
     let line = IncidentLine::from(&incident);
     let title = format!("Incident {}", incident.id);
+    let settled_total = settled.len();
+    settled.truncate(LINES_SHOWN);
     state.console.page(
         StatusCode::OK,
         "incident.html",
@@ -194,6 +217,9 @@ async fn render_incident(
             incident => Value::from_serialize(&line),
             may_settle => s.caller.role.may(Access::Settle),
             report => report.map(|r| Value::from_serialize(&r)),
+            settlements => recorded,
+            settled => settled,
+            settled_total => settled_total,
         },
     )
 }
@@ -251,6 +277,9 @@ pub async fn post_settle(
     let mut opts = SettleOptions::new(super::now());
     opts.actor = s.caller.name.clone();
     opts.dry_run = dry_run;
+    // A real run is recorded as a settlement (`stl_…`) with its lines, as the API's is, so
+    // the incident's page, `GET /v1/settlements/{id}` and `sla-credit notices` find it.
+    opts.record = !dry_run;
     let incident = id.clone();
     let ran = web::block(move || {
         let mut conn = store.conn()?;

@@ -15,11 +15,15 @@
 
 mod assets;
 mod customers;
+mod exports;
 mod guard;
+pub mod imports;
 mod incidents;
+mod notices;
 pub mod render;
 pub mod session;
 mod signin;
+mod upload;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -55,6 +59,26 @@ pub fn register(cfg: &mut web::ServiceConfig) {
             .route(
                 "/incidents/{id}/settle",
                 web::post().to(incidents::post_settle),
+            )
+            .route(
+                "/incidents/{id}/notices/{customer}",
+                web::get().to(notices::get_incident_notice),
+            )
+            .route(
+                "/credits/{entry_id}/notice",
+                web::get().to(notices::get_entry_notice),
+            )
+            .route("/imports", web::get().to(imports::get_imports))
+            .route("/imports", web::post().to(imports::post_upload))
+            .route("/imports/confirm", web::post().to(imports::post_confirm))
+            .route("/imports/{id}", web::get().to(imports::get_import))
+            .route("/exports", web::get().to(exports::get_exports))
+            .route("/exports", web::post().to(exports::post_export))
+            .route("/exports/{id}", web::get().to(exports::get_export))
+            .route("/exports/{id}/csv", web::get().to(exports::get_export_csv))
+            .route(
+                "/exports/{id}/acknowledgement",
+                web::post().to(exports::post_acknowledgement),
             )
             .route("/console/search", web::get().to(customers::get_search))
             .route("/console/static/{file}", web::get().to(assets::get_asset)),

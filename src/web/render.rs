@@ -41,6 +41,26 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/console/incident.html"),
     ),
     (
+        "imports.html",
+        include_str!("../../templates/console/imports.html"),
+    ),
+    (
+        "import.html",
+        include_str!("../../templates/console/import.html"),
+    ),
+    (
+        "exports.html",
+        include_str!("../../templates/console/exports.html"),
+    ),
+    (
+        "export.html",
+        include_str!("../../templates/console/export.html"),
+    ),
+    (
+        "notice.html",
+        include_str!("../../templates/console/notice.html"),
+    ),
+    (
         "error.html",
         include_str!("../../templates/console/error.html"),
     ),
@@ -49,6 +69,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 /// What the console keeps for the life of the server: the sessions and the templates.
 pub struct Console {
     pub sessions: Sessions,
+    /// Uploaded files whose dry run was clean, waiting for confirmation.
+    pub uploads: super::imports::Uploads,
     env: Environment<'static>,
 }
 
@@ -70,6 +92,7 @@ impl Console {
         }
         Ok(Console {
             sessions: Sessions::default(),
+            uploads: super::imports::Uploads::default(),
             env,
         })
     }
@@ -239,7 +262,16 @@ pub fn nav(role: Role) -> Vec<NavItem> {
             label: "Incidents",
         },
     ];
-    // Imports and exports pages join here for `Access::Transfer`.
+    // Every role may read the history of imports and exports; only finance and admin get
+    // their write controls (the pages show none to the others).
+    items.push(NavItem {
+        href: "/imports",
+        label: "Imports",
+    });
+    items.push(NavItem {
+        href: "/exports",
+        label: "Exports",
+    });
     items.retain(|_| role.may(Access::Read));
     items
 }

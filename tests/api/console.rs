@@ -535,3 +535,146 @@ fn dry_run_then_settle_an_incident() {
     );
     assert_eq!(a.status, 404, "{}", a.body);
 }
+
+impl Browser<'_> {
+    /// The upload form's POST: `multipart/form-data` with the CSRF token, the kind and a file.
+    fn upload(&mut self, csrf: &str, kind: &str, name: &str, file: &str) -> Answer {
+        let boundary = "----console-test-boundary";
+        let mut body = String::new();
+        for (field, value) in [("csrf", csrf), ("kind", kind)] {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+             Content-Type: text/csv\r\n\r\n{file}\r\n--{boundary}--\r\n"
+        ));
+        let r = self
+            .request("POST", "/imports")
+            .set(
+                "Content-Type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            )
+            .send_bytes(body.as_bytes());
+        self.finish(r)
+    }
+}
+
+/// The value of a hidden field of a page.
+fn hidden(html: &str, name: &str) -> String {
+    let key = format!("name=\"{name}\" value=\"");
+    let at = html.find(&key).unwrap_or_else(|| panic!("no field {name}"));
+    let rest = &html[at + key.len()..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+fn customer_exists(app: &TestApp, id: &str) -> bool {
+    app.admin("GET", &format!("/v1/customers/{id}"), None)
+        .status
+        == 200
+}
+
+#[test]
+fn finance_uploads_a_csv_dry_run_first_then_confirms() {
+    let app = spawn_app();
+    app.seed();
+    let mut b = signed_in(&app, "finance");
+    let page = b.get("/imports");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("id=\"upload-form\""), "{}", page.body);
+    let token = csrf(&page.body);
+    // Row 3's zone does not exist: the whole file is refused, even its good row 2.
+    let bad = "id,name,timezone,plan_id\ngood,Good,UTC,basic\nbad,Bad,Mars/Olympus,basic\n";
+    let a = b.upload(&token, "customers", "bad.csv", bad);
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(a.body.contains("id=\"row-errors\""), "{}", a.body);
+    assert!(a.body.contains("Mars&#x2f;Olympus"), "{}", a.body);
+    assert!(!customer_exists(&app, "good"), "nothing stored");
+    // Without the token, nothing is read.
+    let a = b.upload(
+        "0",
+        "customers",
+        "good.csv",
+        "id,name,plan_id\nnew,New,basic\n",
+    );
+    assert_eq!(a.status, 403, "{}", a.body);
+    // A clean file: a dry run (nothing stored), then the confirmation imports it.
+    let good = "id,name,plan_id\nnew,New <b>Co</b>,basic\n";
+    let a = b.upload(&token, "customers", "good.csv", good);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains("id=\"confirm-import\""), "{}", a.body);
+    assert!(!customer_exists(&app, "new"), "a dry run stores nothing");
+    let sha = hidden(&a.body, "sha256");
+    let form = [
+        ("csrf", token.as_str()),
+        ("kind", "customers"),
+        ("sha256", &sha),
+    ];
+    let wrong = [
+        ("csrf", token.as_str()),
+        ("kind", "plans"),
+        ("sha256", &sha),
+    ];
+    assert_eq!(b.post("/imports/confirm", &wrong).status, 409);
+    let a = b.post("/imports/confirm", &form);
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert_eq!(a.header("location"), Some("/imports/imp_1?stored=1"));
+    assert!(customer_exists(&app, "new"));
+    // The checked file is used once.
+    assert_eq!(b.post("/imports/confirm", &form).status, 409);
+    let page = b.get("/imports/imp_1");
+    assert!(page.body.contains(&sha), "{}", page.body);
+    // The same file again is recognized as imp_1.
+    let a = b.upload(&token, "customers", "good.csv", good);
+    assert!(a.body.contains("id=\"already-imported\""), "{}", a.body);
+    assert!(!a.body.contains("id=\"confirm-import\""), "{}", a.body);
+}
+
+#[test]
+fn a_support_session_may_not_import_or_export() {
+    let app = spawn_app();
+    app.seed();
+    let mut b = signed_in(&app, "support");
+    let page = b.get("/imports");
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("upload-form"), "{}", page.body);
+    let token = csrf(&page.body);
+    let a = b.upload(
+        &token,
+        "customers",
+        "f.csv",
+        "id,name,plan_id\nforged,F,basic\n",
+    );
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert!(!customer_exists(&app, "forged"));
+    let a = b.post(
+        "/imports/confirm",
+        &[("csrf", &token), ("kind", "customers"), ("sha256", "0")],
+    );
+    assert_eq!(a.status, 403, "{}", a.body);
+    let page = b.get("/exports");
+    assert!(!page.body.contains("create-export"), "{}", page.body);
+    let a = b.post("/exports", &[("csrf", &token)]);
+    assert_eq!(a.status, 403, "{}", a.body);
+    let list = app.admin("GET", "/v1/exports", None).json();
+    assert_eq!(list["data"].as_array().unwrap().len(), 0, "no batch made");
+    // A batch made by finance: support reads it, but may not download or acknowledge it.
+    let mut f = signed_in(&app, "finance");
+    let page = f.get("/exports");
+    assert_eq!(f.post("/exports", &[]).status, 403, "no token");
+    let a = f.post("/exports", &[("csrf", &csrf(&page.body))]);
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert_eq!(a.header("location"), Some("/exports/exp_1?created=1"));
+    let page = b.get("/exports/exp_1");
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("download-plain"), "{}", page.body);
+    assert_eq!(b.get("/exports/exp_1/csv").status, 403);
+    let a = b.post(
+        "/exports/exp_1/acknowledgement",
+        &[("csrf", &token), ("reference", "load-1")],
+    );
+    assert_eq!(a.status, 403, "{}", a.body);
+    let v = app.admin("GET", "/v1/exports/exp_1", None).json();
+    assert_eq!(v["status"], "created");
+}

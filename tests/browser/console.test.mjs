@@ -12,7 +12,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,13 +58,24 @@ async function api(method, path, body) {
   return JSON.parse(text);
 }
 
+// A GET with a role's token, answered as status and raw bytes.
+async function raw(role, path, accept) {
+  const headers = { Authorization: `Bearer ${tokens[role]}` };
+  if (accept) headers.Accept = accept;
+  const r = await fetch(base + path, { headers });
+  return { status: r.status, body: Buffer.from(await r.arrayBuffer()) };
+}
+
+const FIXTURES = join(here, "../../fixtures/csv");
+const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
+
 async function entryCount(customer) {
   return (await api("GET", `/v1/customers/${customer}/credits`)).data.length;
 }
 
 async function seed() {
   await api("POST", "/v1/plans", {
-    id: "pro", name: "Pro", price: "29.00", currency: "USD", billing_cycle: "monthly",
+    id: "starter", name: "Starter", price: "29.00", currency: "USD", billing_cycle: "monthly",
     policy: { preset: "olark-2-days" },
   });
   await api("POST", "/v1/plans", {
@@ -71,13 +83,13 @@ async function seed() {
     policy: { preset: "aws-ec2-region" },
   });
   await api("POST", "/v1/customers", {
-    id: "acme", name: "Acme Corp", email: "ops@acme.test", timezone: "America/Los_Angeles", plan_id: "pro",
+    id: "acme", name: "Acme Corp", email: "ops@acme.test", timezone: "America/Los_Angeles", plan_id: "starter",
   });
   await api("POST", "/v1/customers", {
     id: "globex", name: "Globex GmbH", email: "it@globex.test", timezone: "Europe/Berlin", plan_id: "eu",
   });
   await api("POST", "/v1/customers", {
-    id: "xss", name: "<script>alert(1)</script>", email: "x@evil.test", plan_id: "pro",
+    id: "xss", name: "<script>alert(1)</script>", email: "x@evil.test", plan_id: "starter",
   });
   // Olark's "2 days' worth": 2 × 29.00 USD ÷ 31 days = 1.8709… → 1.87 USD.
   await api("POST", "/v1/customers/acme/credits", {
@@ -268,10 +280,152 @@ test("dry-runs, then settles an incident", async () => {
   assert.match(breakdown, /98\.13172043010752688172043011 %/);
 });
 
+test("opens the follow-up notice of a settled credit, and the incident's notices", async () => {
+  await signIn("support");
+  await page.goto(base + "/customers/acme");
+  const credit = page.locator(".entry").first();
+  const entry = await credit.getAttribute("data-entry");
+  await credit.locator(".notice-link").click();
+  await page.waitForURL(`${base}/credits/${entry}/notice`);
+  assert.equal(await page.locator("h1").textContent(), "Notice to Acme Corp");
+  const text = await page.locator("#notice-text").textContent();
+  assert.match(text, /^Subject: About the Database primary lost/);
+  assert.match(text, /Dear Acme Corp,/);
+  // The settled credit: 2 days × 29.00 USD ÷ 31 days = 1.87 USD for January.
+  assert.match(text, /\*\*1\.87 USD\*\* for 2026-01/);
+  // The same letter the API renders for this entry, as text.
+  const fromApi = await raw("support", `/v1/credits/${entry}/notice`);
+  assert.equal(fromApi.status, 200);
+  assert.equal(text, fromApi.body.toString("utf8"));
+  // The incident's page lists every settled customer's notice; a name that is markup stays text.
+  await page.goto(base + "/incidents/inc-2026-01-16");
+  await page.waitForSelector("#notices");
+  const listed = await page.locator("#notices li > a:first-child").allTextContents();
+  assert.deepEqual(listed, ["acme", "globex", "xss"], await page.locator("#recorded").innerHTML());
+  assert.match(await page.locator("#recorded .settlements").textContent(), /30\.00 EUR\s*3\.74 USD/);
+  await page.locator('#notices a[href$="/notices/xss"]').click();
+  await page.waitForURL(base + "/incidents/inc-2026-01-16/notices/xss");
+  assert.match(await page.locator("#notice-text").textContent(), /Dear <script>alert\(1\)<\/script>,/);
+  assert.equal(await page.locator("script").count(), 1, "only the console's own script");
+});
+
+test("uploads a CSV: a dry run first, then the import, and the same file again is recognized", async () => {
+  await signIn("finance");
+  await page.getByRole("link", { name: "Imports" }).click();
+  await page.waitForURL(base + "/imports");
+  assert.equal(await page.locator("#no-imports").count(), 1);
+  const file = join(FIXTURES, "plans_valid.csv");
+  await page.getByLabel("Kind", { exact: true }).selectOption("plans");
+  await page.getByLabel("CSV file", { exact: true }).setInputFiles(file);
+  await page.locator("#dry-run-upload").click();
+  await page.waitForSelector('#outcome[data-clean="true"]');
+  // basic, pro and yearly: three data rows under the header.
+  assert.equal(await page.locator("#dry-run-rows").textContent(), "3");
+  assert.equal((await raw("admin", "/v1/plans/basic")).status, 404, "a dry run stores nothing");
+  await page.locator("#confirm-import").click();
+  await page.waitForURL(base + "/imports/imp_1?stored=1");
+  assert.match(await page.locator("#stored").textContent(), /3 row\(s\) stored/);
+  assert.equal(await page.locator("#import-sha256").textContent(), sha256(readFileSync(file)));
+  const plan = JSON.parse((await raw("admin", "/v1/plans/basic")).body);
+  assert.equal(plan.price, "29.00");
+  assert.equal(plan.currency, "USD");
+  // The same file again: recognized as imp_1, and nothing to confirm.
+  await page.goto(base + "/imports");
+  await page.getByLabel("Kind", { exact: true }).selectOption("plans");
+  await page.getByLabel("CSV file", { exact: true }).setInputFiles(file);
+  await page.locator("#dry-run-upload").click();
+  await page.waitForSelector("#already-imported");
+  assert.match(await page.locator("#already-imported").textContent(), /already imported as imp_1/);
+  assert.equal(await page.locator("#confirm-import").count(), 0);
+  assert.deepEqual(await page.locator("#imports tbody td:first-child").allTextContents(), ["imp_1"]);
+});
+
+test("an invalid CSV shows its row errors and stores nothing", async () => {
+  await page.goto(base + "/imports");
+  await page.getByLabel("Kind", { exact: true }).selectOption("customers");
+  await page.getByLabel("CSV file", { exact: true }).setInputFiles(join(FIXTURES, "invalid_several_rows.csv"));
+  await page.locator("#dry-run-upload").click();
+  await page.waitForSelector("#row-errors");
+  // fixtures/csv/README.md: rows 3 (an id with a space), 4 (an e-mail without @) and 5 (a zone
+  // that does not exist); row 2 is valid, its plan basic exists since the previous import.
+  const cells = await page.locator("#row-errors tbody tr").evaluateAll((rows) =>
+    rows.map((r) => [...r.querySelectorAll("td")].slice(0, 3).map((td) => td.textContent)));
+  assert.deepEqual(cells, [["3", "id", "bad id"], ["4", "email", "not-an-email"], ["5", "timezone", "Nowhere/City"]]);
+  const messages = await page.locator("#row-errors td.message").allTextContents();
+  assert.ok(messages.every((m) => m.length > 0), "every error says what is wrong");
+  assert.match(await page.locator("#nothing-stored").textContent(), /3 problem\(s\) found\. Nothing was stored/);
+  assert.equal(await page.locator("#confirm-import").count(), 0);
+  // Checked through the API: not even the valid row was stored, and no import was recorded.
+  assert.equal((await raw("admin", "/v1/customers/good")).status, 404);
+  const imports = JSON.parse((await raw("admin", "/v1/imports")).body);
+  assert.deepEqual(imports.data.map((i) => i.id), ["imp_1"]);
+});
+
+test("creates an export batch and downloads the same bytes as the API", async () => {
+  await page.getByRole("link", { name: "Exports" }).click();
+  await page.waitForURL(base + "/exports");
+  await page.locator("#create-export").click();
+  await page.waitForURL(base + "/exports/exp_1?created=1");
+  // Every entry so far: acme's goodwill 1.87 USD, then the settlement's 1.87 USD for acme and
+  // for the <script> customer, and 30.00 EUR for Globex.
+  assert.equal(await page.locator("#export-rows").textContent(), "4");
+  assert.deepEqual((await page.locator("#export-totals li").allTextContents()).sort(), ["30.00 EUR", "5.61 USD"]);
+  const plain = await raw("finance", "/v1/exports/exp_1.csv");
+  assert.equal(plain.status, 200);
+  assert.equal(await page.locator("#export-sha256").textContent(), sha256(plain.body));
+  for (const [link, query] of [["#download-plain", ""], ["#download-excel", "?bom=true&delimiter=%3B"]]) {
+    const waiting = page.waitForEvent("download");
+    await page.locator(link).click();
+    const download = await waiting;
+    const got = readFileSync(await download.path());
+    const api = await raw("finance", `/v1/exports/exp_1.csv${query}`);
+    assert.equal(api.status, 200);
+    assert.ok(got.equals(api.body), `${link}: the console's file differs from the API's`);
+  }
+  const excel = (await raw("finance", "/v1/exports/exp_1.csv?bom=true&delimiter=%3B")).body;
+  assert.deepEqual([...excel.subarray(0, 3)], [0xef, 0xbb, 0xbf], "Excel's file starts with a BOM");
+  assert.match(excel.subarray(3).toString("utf8"), /^entry_id;kind;customer_id;/);
+  await page.getByLabel("Billing's reference").fill("billing-load-1");
+  await page.locator("#acknowledge").click();
+  await page.waitForURL(base + "/exports/exp_1?acknowledged=1");
+  assert.equal(await page.locator("#export-status").textContent(), "acknowledged");
+});
+
+test("a support key sees no import or export controls and gets 403 when it forges them", async () => {
+  await signIn("support");
+  await page.goto(base + "/imports");
+  assert.equal(await page.locator("#upload-form").count(), 0);
+  assert.equal(await page.locator("#imports tbody tr").count(), 1, "the history is a read");
+  await page.goto(base + "/exports/exp_1");
+  assert.equal(await page.locator("#download-plain, #download-excel, #acknowledge").count(), 0);
+  await page.goto(base + "/exports");
+  assert.equal(await page.locator("#create-export").count(), 0);
+  const statuses = await page.evaluate(async () => {
+    const csrf = document.querySelector('input[name="csrf"]').value;
+    const upload = new FormData();
+    upload.append("csrf", csrf);
+    upload.append("kind", "customers");
+    upload.append("file", new Blob(["id,name,plan_id\nforged,Forged,basic\n"], { type: "text/csv" }), "forged.csv");
+    const post = (path, body) => fetch(path, { method: "POST", body }).then((r) => r.status);
+    return {
+      upload: await post("/imports", upload),
+      confirm: await post("/imports/confirm", new URLSearchParams({ csrf, kind: "plans", sha256: "0" })),
+      create: await post("/exports", new URLSearchParams({ csrf })),
+      download: await fetch("/exports/exp_1/csv").then((r) => r.status),
+    };
+  });
+  assert.deepEqual(statuses, { upload: 403, confirm: 403, create: 403, download: 403 });
+  assert.equal((await raw("admin", "/v1/customers/forged")).status, 404);
+  assert.equal(JSON.parse((await raw("admin", "/v1/exports")).body).data.length, 1);
+});
+
 test("labelled inputs, and usable at 375 px wide", async () => {
   await page.setViewportSize({ width: 375, height: 812 });
   try {
-    for (const path of ["/customers", "/customers/acme", "/incidents", "/incidents/inc-2026-01-16"]) {
+    await signIn("admin");
+    const paths = ["/customers", "/customers/acme", "/incidents", "/incidents/inc-2026-01-16",
+      "/incidents/inc-2026-01-16/notices/acme", "/imports", "/imports/imp_1", "/exports", "/exports/exp_1"];
+    for (const path of paths) {
       await page.goto(base + path);
       const unlabelled = await page.evaluate(() =>
         [...document.querySelectorAll("input:not([type=hidden]), select")]
@@ -318,6 +472,29 @@ if (SHOTS) {
         });
         await page.waitForURL(/settle$/);
       }],
+      ["notice", async () => {
+        await page.goto(base + "/customers/acme");
+        await page.locator(".notice-link").first().click();
+        await page.waitForSelector("#notice-text");
+      }],
+      ["import-errors", async () => {
+        await signIn("finance");
+        await page.goto(base + "/imports");
+        await page.getByLabel("Kind", { exact: true }).selectOption("customers");
+        await page.getByLabel("CSV file", { exact: true }).setInputFiles(join(FIXTURES, "invalid_several_rows.csv"));
+        await page.locator("#dry-run-upload").click();
+        await page.waitForSelector("#row-errors");
+      }],
+      ["import-dry-run", async () => {
+        await page.goto(base + "/imports");
+        await page.getByLabel("Kind", { exact: true }).selectOption("customers");
+        await page.getByLabel("CSV file", { exact: true }).setInputFiles(join(FIXTURES, "customers_quoted.csv"));
+        await page.locator("#dry-run-upload").click();
+        await page.waitForSelector("#dry-run-clean");
+      }],
+      ["import", async () => { await page.goto(base + "/imports/imp_1"); }],
+      ["exports", async () => { await page.goto(base + "/exports"); }],
+      ["export", async () => { await page.goto(base + "/exports/exp_1"); }],
     ];
     for (const [width, suffix] of [[1280, "desktop"], [375, "phone"]]) {
       await page.setViewportSize({ width, height: width === 375 ? 812 : 800 });
