@@ -7,9 +7,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::csv::export::{self, Options};
-use crate::store::exports::{acknowledge, list_batches, load_batch, range_of, PAGE};
+use crate::store::exports::{acknowledge, list_batches, load_batch, range_of, Range, PAGE};
+use crate::store::Store;
 use crate::wire::exports::{parse_export_id, AcknowledgementInput, ExportStatus, ExportView};
 use crate::wire::Error;
+use futures_util::StreamExt;
 
 use super::error::ApiError;
 use super::support::{json, json_body, read, write, Page};
@@ -105,6 +107,51 @@ enum Cursor {
     Done,
 }
 
+/// A batch's CSV, page by page (each page's query runs on the blocking pool, so memory stays
+/// one page whatever the batch's size): the one download both the API and the console serve,
+/// byte-identical on every call.
+pub(crate) fn csv_stream(
+    store: Store,
+    range: Range,
+    opts: Options,
+) -> Result<impl futures_util::Stream<Item = Result<web::Bytes, Error>>, Error> {
+    let head = export::header(opts)?;
+    Ok(futures_util::stream::unfold(
+        Cursor::Head(head),
+        move |at| {
+            let store = store.clone();
+            async move {
+                let after = match at {
+                    Cursor::Head(h) => return Some((Ok(web::Bytes::from(h)), Cursor::After(0))),
+                    Cursor::After(a) => a,
+                    Cursor::Done => return None,
+                };
+                let page = web::block(move || -> Result<(Vec<u8>, Option<i64>, u64), Error> {
+                    let mut c = store.conn()?;
+                    let mut buf = Vec::new();
+                    let (len, last) =
+                        export::write_page(&mut c, range, after, PAGE, opts, &mut buf)?;
+                    Ok((buf, last, len))
+                })
+                .await
+                .unwrap_or_else(|e| Err(Error::internal_from("writing an export page", e)));
+                match page {
+                    Ok((_, None, _)) => None,
+                    Ok((buf, Some(last), len)) => {
+                        let next = if len < PAGE as u64 {
+                            Cursor::Done
+                        } else {
+                            Cursor::After(last)
+                        };
+                        Some((Ok(web::Bytes::from(buf)), next))
+                    }
+                    Err(e) => Some((Err(e), Cursor::Done)),
+                }
+            }
+        },
+    ))
+}
+
 pub async fn get_export_csv(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -118,38 +165,8 @@ pub async fn get_export_csv(
         range_of(c, n)?.ok_or_else(|| Error::not_found("export", shown))
     })
     .await?;
-    let store = state.store.clone();
-    let head = export::header(opts)?;
-    let stream = futures_util::stream::unfold(Cursor::Head(head), move |at| {
-        let store = store.clone();
-        async move {
-            let after = match at {
-                Cursor::Head(h) => return Some((Ok(web::Bytes::from(h)), Cursor::After(0))),
-                Cursor::After(a) => a,
-                Cursor::Done => return None,
-            };
-            let page = web::block(move || -> Result<(Vec<u8>, Option<i64>, u64), Error> {
-                let mut c = store.conn()?;
-                let mut buf = Vec::new();
-                let (len, last) = export::write_page(&mut c, range, after, PAGE, opts, &mut buf)?;
-                Ok((buf, last, len))
-            })
-            .await;
-            match page {
-                Ok(Ok((_, None, _))) => None,
-                Ok(Ok((buf, Some(last), len))) => {
-                    let next = if len < PAGE as u64 {
-                        Cursor::Done
-                    } else {
-                        Cursor::After(last)
-                    };
-                    Some((Ok(web::Bytes::from(buf)), next))
-                }
-                Ok(Err(e)) => Some((Err(ApiError::Wire(e)), Cursor::Done)),
-                Err(e) => Some((Err(ApiError::from(e)), Cursor::Done)),
-            }
-        }
-    });
+    let stream =
+        csv_stream(state.store.clone(), range, opts)?.map(|page| page.map_err(ApiError::Wire));
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((

@@ -6,7 +6,7 @@
 mod credits;
 mod customers;
 pub mod error;
-mod exports;
+pub(crate) mod exports;
 mod health;
 mod imports;
 mod incidents;

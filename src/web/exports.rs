@@ -12,10 +12,12 @@ use minijinja::context;
 use serde::Deserialize;
 
 use crate::csv::export::{self, Options};
-use crate::store::exports::{acknowledge, export_page, list_batches, load_batch, Selection, PAGE};
+use crate::http::exports::csv_stream;
+use crate::store::exports::{acknowledge, list_batches, load_batch, range_of};
 use crate::wire::exports::{export_id, parse_export_id, AcknowledgementInput, ExportView};
 use crate::wire::keys::Access;
 use crate::wire::Error;
+use futures_util::StreamExt;
 
 use super::guard::{check_form, form, require, signed, Signed};
 use super::render::Fail;
@@ -193,12 +195,6 @@ pub struct CsvQuery {
     delimiter: Option<String>,
 }
 
-enum Cursor {
-    Head(Vec<u8>),
-    After(i64),
-    Done,
-}
-
 /// `GET /exports/{id}/csv?bom=&delimiter=`: the batch's CSV, streamed page by page exactly
 /// as `GET /v1/exports/{id}.csv` writes it (finance, admin).
 pub async fn get_export_csv(
@@ -215,64 +211,32 @@ pub async fn get_export_csv(
         .and_then(|()| batch_number(&id))
         .and_then(|n| {
             let opts = Options::parse(q.bom.as_deref(), q.delimiter.as_deref())?;
-            let head = export::header(opts)?;
-            Ok((n, opts, head))
+            Ok((n, opts))
         });
-    let (n, opts, head) = match checked {
+    let (n, opts) = match checked {
         Ok(c) => c,
         Err(f) => return state.console.fail(Some(&s), f),
     };
     let store = state.store.clone();
-    let exists = web::block(move || {
+    let range = web::block(move || {
         let mut conn = store.conn()?;
-        load_batch(&mut conn, n)?.ok_or_else(|| Error::not_found("export", export_id(n)))
+        range_of(&mut conn, n)?.ok_or_else(|| Error::not_found("export", export_id(n)))
     })
     .await;
-    match exists {
-        Ok(Ok(_)) => {}
+    let range = match range {
+        Ok(Ok(r)) => r,
         Ok(Err(e)) => return state.console.fail(Some(&s), e.into()),
         Err(e) => return state.console.fail(Some(&s), e.into()),
-    }
-    let store = state.store.clone();
-    let stream = futures_util::stream::unfold(Cursor::Head(head), move |at| {
-        let store = store.clone();
-        async move {
-            let after = match at {
-                Cursor::Head(h) => {
-                    return Some((
-                        Ok::<_, std::io::Error>(web::Bytes::from(h)),
-                        Cursor::After(0),
-                    ))
-                }
-                Cursor::After(a) => a,
-                Cursor::Done => return None,
-            };
-            let page = web::block(move || -> Result<(Vec<u8>, Option<i64>, usize), Error> {
-                let mut c = store.conn()?;
-                let page = export_page(&mut c, Selection::Batch(n), after, PAGE)?;
-                let mut buf = Vec::new();
-                export::rows(page.iter().map(|p| &p.line), opts, &mut buf)?;
-                Ok((buf, page.last().map(|p| p.id), page.len()))
+    };
+    let stream = match csv_stream(state.store.clone(), range, opts) {
+        Ok(stream) => stream.map(|page| {
+            page.map_err(|e| {
+                tracing::error!(error = %e.log_chain(), "console export download failed");
+                std::io::Error::other("export failed")
             })
-            .await;
-            match page {
-                Ok(Ok((_, None, _))) => None,
-                Ok(Ok((buf, Some(last), len))) => {
-                    let next = if len < PAGE {
-                        Cursor::Done
-                    } else {
-                        Cursor::After(last)
-                    };
-                    Some((Ok(web::Bytes::from(buf)), next))
-                }
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e.log_chain(), "console export download failed");
-                    Some((Err(std::io::Error::other("export failed")), Cursor::Done))
-                }
-                Err(e) => Some((Err(std::io::Error::other(e.to_string())), Cursor::Done)),
-            }
-        }
-    });
+        }),
+        Err(e) => return state.console.fail(Some(&s), e.into()),
+    };
     let suffix = if opts.delimiter == b';' || opts.bom {
         "-excel"
     } else {
