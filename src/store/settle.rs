@@ -23,11 +23,12 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
-use crate::domain::batch::SharedQuote;
+use crate::domain::batch::PricedQuote;
 use crate::domain::book::{
     fee_source, labels_touched, measuring_zone, version_for_period, Customer, EntryKind,
-    IncidentRecord, PlanInfo, PlanVersion, Plans,
+    IncidentRecord, PlanVersion, Plans,
 };
+use crate::domain::credit::PeriodCredit;
 use crate::domain::fee::FeeSource;
 use crate::domain::ids::entry_id;
 use crate::domain::interval::{Span, Window};
@@ -343,6 +344,16 @@ fn compute_target(
         .into_iter()
         .find(|p| p.label == label)
         .ok_or_else(|| Error::internal(format!("the engine returned no {label}")))?;
+    let ids = serde_json::to_string(&ids).map_err(|e| Error::internal(e.to_string()))?;
+    target_from(pc, version, ids)
+}
+
+/// A target from a period's credit and breakdown.
+fn target_from(
+    pc: PeriodCredit,
+    version: &PlanVersion,
+    incident_ids_json: String,
+) -> Result<Target, Error> {
     let breakdown_json =
         serde_json::to_string(&pc.breakdown).map_err(|e| Error::internal(e.to_string()))?;
     let breakdown_sha256 = hex(&Sha256::digest(breakdown_json.as_bytes()));
@@ -352,11 +363,10 @@ fn compute_target(
         plan_id: version.plan_id.clone(),
         version: version.version,
         rounding: version.policy.rounding.as_str(),
-        explanation: pc.breakdown.explanation.clone(),
+        explanation: pc.breakdown.explanation,
         breakdown_sha256,
         breakdown_json,
-        incident_ids_json: serde_json::to_string(&ids)
-            .map_err(|e| Error::internal(e.to_string()))?,
+        incident_ids_json,
     })
 }
 
@@ -395,15 +405,19 @@ struct SharedKey {
 /// A batch's computed targets: shared quotes for customers on one plan version since an
 /// instant (every rule and both caps are linear in the fee, docs/rules.md §4–§5: one engine
 /// run at a price of 1, then one exact multiplication, the minimum and the rounding per
-/// customer), and full computations for the rest and for every entry's breakdown.
+/// customer, and for an appended entry its breakdown rendered from the unit figures scaled by
+/// the price), and full computations for the rest.
 #[derive(Default)]
 struct Targets {
     full: HashMap<TargetKey, Target>,
-    shared: HashMap<SharedKey, SharedQuote>,
+    /// Shared quotes, with the JSON list of the incident ids they count.
+    shared: HashMap<SharedKey, (PricedQuote, String)>,
     /// The incidents the keys' indexes point into.
     incidents: Vec<IncidentRecord>,
     /// Plans parsed in earlier batches (see [`cached_plans`]).
     plans: Plans,
+    /// The number of plan versions when `plans` was last checked.
+    plan_versions: Option<i64>,
 }
 
 /// Computed targets kept at most (each holds its breakdown): memory stays flat.
@@ -425,9 +439,6 @@ impl Targets {
         if self.shared.len() > TARGETS_KEPT {
             self.shared.clear();
         }
-        if self.plans.len() > TARGETS_KEPT {
-            self.plans.clear();
-        }
     }
 
     /// The target credit and its currency.
@@ -435,12 +446,33 @@ impl Targets {
         if let Some(t) = self.full.get(key) {
             return Ok((t.credit, t.currency));
         }
+        let Some((skey, price)) = self.shared_for(cx, key)? else {
+            let t = self.full(cx, key, None)?;
+            return Ok((t.credit, t.currency));
+        };
+        let (quote, _) = self
+            .shared
+            .get(&skey)
+            .ok_or_else(|| Error::internal("shared quote vanished"))?;
+        let index = quote
+            .quote
+            .index_of(cx.label)
+            .ok_or_else(|| Error::internal(format!("the engine returned no {}", cx.label)))?;
+        Ok((quote.quote.credit(index, price), cx.version.currency))
+    }
+
+    /// The shared key and the price of a customer on one plan version since an instant (the
+    /// shared quote prepared if it was not); `None` for a plan history of several segments.
+    fn shared_for(
+        &mut self,
+        cx: &Cx<'_>,
+        key: &TargetKey,
+    ) -> Result<Option<(SharedKey, Decimal)>, Error> {
         let FeeSource::History(segments) = fee_source(cx.cu, cx.plans)? else {
             return Err(Error::internal("a customer's fees are a plan history"));
         };
         let [segment] = segments.as_slice() else {
-            let t = self.full(cx, key, None)?;
-            return Ok((t.credit, t.currency));
+            return Ok(None);
         };
         let skey = SharedKey {
             zone: cx.cu.timezone,
@@ -457,30 +489,18 @@ impl Targets {
         if !self.shared.contains_key(&skey) {
             let list: Vec<&IncidentRecord> =
                 key.incidents.iter().map(|k| &cx.incidents[*k]).collect();
-            let (input, _) = target_input(cx.cu, cx.label, cx.version, cx.plans, &list, cx.as_of)?;
-            let quote = SharedQuote::prepare(&input).map_err(|e| {
-                Error::invalid(
-                    "plan.price",
-                    format!(
-                        "{}: the stored plan and incidents cannot be computed: {e}",
-                        cx.label
-                    ),
-                )
-            })?;
-            self.shared.insert(skey.clone(), quote);
+            let (input, ids) =
+                target_input(cx.cu, cx.label, cx.version, cx.plans, &list, cx.as_of)?;
+            let quote = PricedQuote::prepare(&input).map_err(|e| cannot_compute(cx.label, e))?;
+            let ids = serde_json::to_string(&ids).map_err(|e| Error::internal(e.to_string()))?;
+            self.shared.insert(skey.clone(), (quote, ids));
         }
-        let quote = self
-            .shared
-            .get(&skey)
-            .ok_or_else(|| Error::internal("shared quote vanished"))?;
-        let index = quote
-            .index_of(cx.label)
-            .ok_or_else(|| Error::internal(format!("the engine returned no {}", cx.label)))?;
-        Ok((quote.credit(index, segment.plan.price), cx.version.currency))
+        Ok(Some((skey, segment.plan.price)))
     }
 
-    /// The full computation (with its breakdown); when `expected` is given, its credit must
-    /// equal it.
+    /// The full target (with its breakdown): from the shared quote scaled by the customer's
+    /// price when there is one, from the engine otherwise; when `expected` is given, its
+    /// credit must equal it.
     fn full(
         &mut self,
         cx: &Cx<'_>,
@@ -488,9 +508,26 @@ impl Targets {
         expected: impl Into<Option<Decimal>>,
     ) -> Result<&Target, Error> {
         if !self.full.contains_key(key) {
-            let list: Vec<&IncidentRecord> =
-                key.incidents.iter().map(|k| &cx.incidents[*k]).collect();
-            let t = compute_target(cx.cu, cx.label, cx.version, cx.plans, &list, cx.as_of)?;
+            let t = match self.shared_for(cx, key)? {
+                Some((skey, price)) => {
+                    let (quote, ids) = self
+                        .shared
+                        .get(&skey)
+                        .ok_or_else(|| Error::internal("shared quote vanished"))?;
+                    let index = quote.quote.index_of(cx.label).ok_or_else(|| {
+                        Error::internal(format!("the engine returned no {}", cx.label))
+                    })?;
+                    let pc = quote
+                        .period(index, price)
+                        .map_err(|e| cannot_compute(cx.label, e))?;
+                    target_from(pc, cx.version, ids.clone())?
+                }
+                None => {
+                    let list: Vec<&IncidentRecord> =
+                        key.incidents.iter().map(|k| &cx.incidents[*k]).collect();
+                    compute_target(cx.cu, cx.label, cx.version, cx.plans, &list, cx.as_of)?
+                }
+            };
             self.full.insert(key.clone(), t);
         }
         let t = self
@@ -505,6 +542,14 @@ impl Targets {
             _ => Ok(t),
         }
     }
+}
+
+/// The stored plan and incidents give the engine nothing it can compute.
+fn cannot_compute(label: PeriodLabel, e: impl std::fmt::Display) -> Error {
+    Error::invalid(
+        "plan.price",
+        format!("{label}: the stored plan and incidents cannot be computed: {e}"),
+    )
 }
 
 /// A booked `sla_credit` entry, as the sum needs it.
@@ -641,7 +686,11 @@ fn batch_body(
     opts: &SettleOptions,
     targets: &mut Targets,
 ) -> Result<BatchOut, Error> {
-    let input = load_batch(c, ids, first, last, work, &mut targets.plans)?;
+    // The plan cache is the batch's plans for the batch, and goes back after it.
+    let customers = batch_customers(c, ids, first, last)?;
+    let mut cache = std::mem::take(&mut targets.plans);
+    cached_plans(c, &mut cache, &mut targets.plan_versions, &customers)?;
+    let input = load_batch(c, customers, first, last, work, cache)?;
     let (items, range, settled_customers) = plan_items(&input, work, opts)?;
     let incidents = match range {
         Some(r) => load_overlapping(c, r, opts.as_of)?,
@@ -649,6 +698,8 @@ fn batch_body(
     };
     let next_id = if opts.dry_run { 0 } else { next_entry_id(c)? };
     let mut out = settle_items(&input, &items, &incidents, opts, next_id, targets)?;
+    drop(items);
+    targets.plans = input.plans;
     out.customers = settled_customers;
     if !opts.dry_run && !out.rows.is_empty() {
         insert_breakdowns(c, &std::mem::take(&mut out.breakdowns))?;
@@ -657,24 +708,16 @@ fn batch_body(
     Ok(out)
 }
 
-/// Reads the batch's customers, their plans, the booked sums and the incident.
+/// Reads the batch's customers, the booked sums and the incident; `plans` holds (at least)
+/// every plan of the batch's customers (see [`cached_plans`]).
 fn load_batch(
     c: &mut Conn,
-    ids: &[String],
+    customers: Vec<Customer>,
     first: &str,
     last: &str,
     work: &Work<'_>,
-    cache: &mut Plans,
+    plans: Plans,
 ) -> Result<BatchInput, Error> {
-    let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
-    let mut customers = load_customer_range(c, first, last)?;
-    customers.retain(|cu| wanted.contains(cu.id.as_str()));
-    let plan_ids: BTreeSet<&str> = customers
-        .iter()
-        .flat_map(|cu| cu.history.iter().map(|(_, p)| p.as_str()))
-        .collect();
-    let plans = cached_plans(c, cache, &plan_ids.into_iter().collect::<Vec<_>>())?;
-
     // Booked sla_credit entries of these customers: one range scan.
     let booked_rows: Vec<BookedRow> = ledger_entries::table
         .filter(ledger_entries::customer_id.between(first, last))
@@ -734,36 +777,48 @@ fn load_batch(
     })
 }
 
-/// The plans of a batch. Parsing a plan's policies costs more than the rest of a customer's
-/// settlement, so plans parsed in an earlier batch are kept and reused while their number
-/// of versions is unchanged (versions are only ever appended); the others are loaded.
-fn cached_plans(c: &mut Conn, cache: &mut Plans, ids: &[&str]) -> Result<Plans, Error> {
-    let mut counts: HashMap<String, i64> = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(10_000) {
-        let rows: Vec<(String, i64)> = plan_versions::table
-            .filter(plan_versions::plan_id.eq_any(chunk))
-            .group_by(plan_versions::plan_id)
-            .select((plan_versions::plan_id, diesel::dsl::count_star()))
-            .load(c)?;
-        counts.extend(rows);
+/// The batch's customers: those of `ids` in the range `[first, last]`.
+fn batch_customers(
+    c: &mut Conn,
+    ids: &[String],
+    first: &str,
+    last: &str,
+) -> Result<Vec<Customer>, Error> {
+    let mut customers = load_customer_range(c, first, last)?;
+    if customers.len() != ids.len() || customers.iter().zip(ids).any(|(cu, id)| cu.id != *id) {
+        let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        customers.retain(|cu| wanted.contains(cu.id.as_str()));
     }
-    let fresh = |p: &PlanInfo| {
-        counts
-            .get(p.id.as_str())
-            .is_some_and(|n| usize::try_from(*n).is_ok_and(|n| n == p.versions.len()))
-    };
-    let missing: Vec<&str> = ids
+    Ok(customers)
+}
+
+/// Makes `cache` hold every plan of the batch's customers. Parsing a plan's policies costs more
+/// than the rest of a customer's settlement, so plans parsed in an earlier batch are kept.
+/// Plan versions are only ever appended (the database refuses UPDATE and DELETE), so while
+/// their number is the one seen when the cache was filled, no cached plan has changed; when it
+/// differs (or the cache is past its bound) the cache starts afresh. Only the plans it lacks are
+/// loaded.
+fn cached_plans(
+    c: &mut Conn,
+    cache: &mut Plans,
+    seen: &mut Option<i64>,
+    customers: &[Customer],
+) -> Result<(), Error> {
+    let versions: i64 = plan_versions::table.count().get_result(c)?;
+    if *seen != Some(versions) || cache.len() > TARGETS_KEPT {
+        cache.clear();
+        *seen = Some(versions);
+    }
+    let missing: BTreeSet<&str> = customers
         .iter()
-        .copied()
-        .filter(|id| !cache.get(*id).is_some_and(fresh))
+        .flat_map(|cu| cu.history.iter().map(|(_, p)| p.as_str()))
+        .filter(|id| !cache.contains_key(*id))
         .collect();
     if !missing.is_empty() {
+        let missing: Vec<&str> = missing.into_iter().collect();
         cache.extend(load_plans_named(c, &missing)?);
     }
-    Ok(ids
-        .iter()
-        .filter_map(|id| cache.get(*id).map(|p| (p.id.clone(), p.clone())))
-        .collect())
+    Ok(())
 }
 
 /// The (customer, period) pairs to settle, with the policy version of each; the instant
