@@ -144,22 +144,52 @@ pub fn settle_incident(
     let batches = ids.len().div_ceil(opts.batch_size.max(1));
     // Targets are kept from batch to batch (customers on list plans share them all along).
     let mut targets = Targets::default();
-    for (k, chunk) in ids.chunks(opts.batch_size.max(1)).enumerate() {
-        let stage = Stage {
-            record,
-            last: k + 1 == batches,
-        };
-        run_batch(
-            conn,
-            chunk,
-            &Work::Incident(&incident.id),
-            opts,
-            stage,
-            &mut acc,
-            &mut targets,
-        )?;
-    }
+    with_page_cache(conn, |conn| {
+        for (k, chunk) in ids.chunks(opts.batch_size.max(1)).enumerate() {
+            let stage = Stage {
+                record,
+                last: k + 1 == batches,
+            };
+            run_batch(
+                conn,
+                chunk,
+                &Work::Incident(&incident.id),
+                opts,
+                stage,
+                &mut acc,
+                &mut targets,
+            )?;
+        }
+        Ok(())
+    })?;
     Ok(acc.finish())
+}
+
+/// SQLite's page cache while a settlement runs, in KiB. The default (2 MiB) is smaller than
+/// the pages one batch touches (the ledger's table and four indexes, the lines, the
+/// customers), so every batch read them again from the file.
+const SETTLE_PAGE_CACHE_KIB: i64 = 24 * 1024;
+
+#[derive(QueryableByName)]
+struct CacheSize {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    cache_size: i64,
+}
+
+/// Runs `f` with the settlement's page cache, then gives the connection its own back.
+fn with_page_cache<T>(
+    conn: &mut Conn,
+    f: impl FnOnce(&mut Conn) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let before: Option<CacheSize> = diesel::sql_query("PRAGMA cache_size")
+        .get_result(conn)
+        .optional()?;
+    diesel::sql_query(format!("PRAGMA cache_size = -{SETTLE_PAGE_CACHE_KIB}")).execute(conn)?;
+    let out = f(conn);
+    if let Some(b) = before {
+        diesel::sql_query(format!("PRAGMA cache_size = {}", b.cache_size)).execute(conn)?;
+    }
+    out
 }
 
 /// Where a batch stands in a recorded settlement.
@@ -418,7 +448,13 @@ struct Targets {
     plans: Plans,
     /// The number of plan versions when `plans` was last checked.
     plan_versions: Option<i64>,
+    /// Breakdowns (SHA-256) this settlement has stored in its earlier batches. A batch that
+    /// fails ends the settlement, so none of these can be missing from the database.
+    stored: HashSet<String>,
 }
+
+/// Breakdown digests remembered at most (forgetting only costs an INSERT OR IGNORE).
+const BREAKDOWNS_REMEMBERED: usize = 100_000;
 
 /// Computed targets kept at most (each holds its breakdown): memory stays flat.
 const TARGETS_KEPT: usize = 20_000;
@@ -702,8 +738,15 @@ fn batch_body(
     targets.plans = input.plans;
     out.customers = settled_customers;
     if !opts.dry_run && !out.rows.is_empty() {
-        insert_breakdowns(c, &std::mem::take(&mut out.breakdowns))?;
+        let breakdowns = std::mem::take(&mut out.breakdowns);
+        insert_breakdowns(c, &breakdowns)?;
         insert_entries(c, &std::mem::take(&mut out.rows))?;
+        if targets.stored.len() > BREAKDOWNS_REMEMBERED {
+            targets.stored.clear();
+        }
+        targets
+            .stored
+            .extend(breakdowns.into_iter().map(|b| b.sha256));
     }
     Ok(out)
 }
@@ -961,11 +1004,18 @@ fn settle_items(
             if !opts.dry_run {
                 // The entry keeps the customer's own breakdown: the full engine at this
                 // customer's price, whose credit must equal the shared one.
-                let target = targets.full(&cx, &key, credit)?;
+                targets.full(&cx, &key, credit)?;
+                let target = targets
+                    .full
+                    .get(&key)
+                    .ok_or_else(|| Error::internal("target vanished"))?;
                 out.appended += 1;
-                new_breakdowns
-                    .entry(target.breakdown_sha256.clone())
-                    .or_insert_with(|| target.breakdown_json.clone());
+                // A breakdown this settlement stored in an earlier batch is not sent again.
+                if !targets.stored.contains(&target.breakdown_sha256) {
+                    new_breakdowns
+                        .entry(target.breakdown_sha256.clone())
+                        .or_insert_with(|| target.breakdown_json.clone());
+                }
                 out.rows.push(entry_row(
                     next_id,
                     cu,
