@@ -15,6 +15,7 @@ BIN=${BIN:-$ROOT/target/release/sla-credit}
 DB=$WORK/bench.db
 PORT=${PORT:-18431}
 rm -f "$DB" "$DB-wal" "$DB-shm"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 TOKEN=$("$BIN" --database "$DB" keys create --name bench --role finance)
 t0=$(date +%s.%N)
 python3 "$ROOT/bench/restitution_gen.py" "$DB" "$N"
@@ -53,6 +54,7 @@ SERVER_PID=$(pgrep -P "$TIME_PID" || true)
 kill -INT "${SERVER_PID:-$TIME_PID}"
 wait "$TIME_PID" || true
 grep -E "Maximum resident set size|Elapsed \(wall clock\)|User time|System time" "$WORK/server.log"
+echo "load after the server: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The raw ceiling: the same rows (the entries and settlement lines this run appended) copied
 # by SQLite itself (INSERT … SELECT from the attached database) into empty tables of the same
@@ -70,4 +72,5 @@ sqlite3 "$RAW" "PRAGMA synchronous=NORMAL" "ATTACH '$DB' AS src" "BEGIN" \
   "INSERT INTO main.ledger_entries SELECT * FROM src.ledger_entries" \
   "INSERT INTO main.settlement_lines SELECT * FROM src.settlement_lines" "COMMIT" > /dev/null
 t1=$(date +%s.%N)
-python3 -c "r=$ROWS; s=$t1-$t0; print(f'raw insert: {r} rows in {s:.2f} s = {r/s:,.0f} rows/s')"
+python3 -c "r=$ROWS; s=$t1-$t0; print(f'raw insert: {r} rows in {s:.2f} s = {r/s:,.0f} rows/s = {r/2/s:,.0f} customers/s')"
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -448,8 +448,8 @@ struct Targets {
     plans: Plans,
     /// The number of plan versions when `plans` was last checked.
     plan_versions: Option<i64>,
-    /// Breakdowns (SHA-256) this settlement has stored in its earlier batches. A batch that
-    /// fails ends the settlement, so none of these can be missing from the database.
+    /// Breakdowns (SHA-256) this settlement has sent to be stored. A batch that fails ends the
+    /// settlement, so none of these can be missing from the database.
     stored: HashSet<String>,
 }
 
@@ -474,6 +474,9 @@ impl Targets {
         }
         if self.shared.len() > TARGETS_KEPT {
             self.shared.clear();
+        }
+        if self.stored.len() > BREAKDOWNS_REMEMBERED {
+            self.stored.clear();
         }
     }
 
@@ -609,14 +612,18 @@ fn run_batch(
     acc: &mut Accumulator,
     targets: &mut Targets,
 ) -> Result<(), Error> {
-    let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+    if ids.is_empty() {
         return Ok(());
-    };
+    }
     let prior: &Accumulator = acc;
     let body = |c: &mut Conn| -> Result<BatchOut, Error> {
-        let mut out = batch_body(c, ids, first, last, work, opts, targets)?;
-        if stage.record {
-            record_batch(c, work, opts, stage, prior, &mut out)?;
+        let settlement = match (stage.record, work) {
+            (true, Work::Incident(incident_id)) => Some(record_start(c, incident_id, opts, prior)?),
+            _ => None,
+        };
+        let mut out = batch_body(c, ids, work, opts, settlement, targets)?;
+        if let Some(id) = settlement {
+            record_finish(c, id, opts, stage, prior, &mut out)?;
         }
         Ok(out)
     };
@@ -644,33 +651,34 @@ fn run_batch(
     Ok(())
 }
 
-/// Writes a recorded settlement's part of a batch, in the batch's transaction: the record
-/// (first batch), the batch's lines, and the result (last batch).
-fn record_batch(
+/// A recorded settlement's id, its record written with the first batch (in its transaction).
+fn record_start(
     c: &mut Conn,
-    work: &Work<'_>,
+    incident_id: &str,
     opts: &SettleOptions,
-    stage: Stage,
     prior: &Accumulator,
-    out: &mut BatchOut,
-) -> Result<(), Error> {
-    let Work::Incident(incident_id) = work else {
-        return Ok(());
-    };
-    let id = match prior.settlement {
+) -> Result<i64, Error> {
+    Ok(match prior.settlement {
         Some(id) => id,
         None => {
             let id = next_settlement_id(c)?;
             insert_settlement(c, id, incident_id, &opts.actor, opts.now, opts.as_of)?;
             id
         }
-    };
+    })
+}
+
+/// The rest of a recorded settlement's part of a batch, in the batch's transaction (its lines
+/// went in with its entries): the result, with the last batch.
+fn record_finish(
+    c: &mut Conn,
+    id: i64,
+    opts: &SettleOptions,
+    stage: Stage,
+    prior: &Accumulator,
+    out: &mut BatchOut,
+) -> Result<(), Error> {
     out.settlement = Some(id);
-    let mut rows = std::mem::take(&mut out.line_rows);
-    for r in &mut rows {
-        r.settlement_id = id;
-    }
-    insert_lines(c, &rows)?;
     if stage.last {
         let totals: Vec<(Currency, Decimal)> =
             prior.totals_with(&out.totals)?.into_values().collect();
@@ -699,6 +707,34 @@ struct BatchOut {
     breakdowns: Vec<BreakdownRow>,
 }
 
+/// Rows of a batch ready to be written, in the order they go in: the new breakdowns, the
+/// entries that name them, the lines that name the entries.
+#[derive(Default)]
+struct Chunk {
+    breakdowns: Vec<BreakdownRow>,
+    rows: Vec<EntryRow>,
+    line_rows: Vec<SettlementLineRow>,
+}
+
+/// Rows computed before they are handed to the writer.
+const CHUNK_ROWS: usize = 1_000;
+
+impl BatchOut {
+    fn take_chunk(&mut self) -> Chunk {
+        Chunk {
+            breakdowns: std::mem::take(&mut self.breakdowns),
+            rows: std::mem::take(&mut self.rows),
+            line_rows: std::mem::take(&mut self.line_rows),
+        }
+    }
+}
+
+fn write_chunk(c: &mut Conn, chunk: &Chunk) -> Result<(), Error> {
+    insert_breakdowns(c, &chunk.breakdowns)?;
+    insert_entries(c, &chunk.rows)?;
+    insert_lines(c, &chunk.line_rows)
+}
+
 /// What one batch reads under its transaction.
 struct BatchInput {
     customers: Vec<Customer>,
@@ -716,12 +752,14 @@ type Item<'p> = (usize, PeriodLabel, &'p PlanVersion);
 fn batch_body(
     c: &mut Conn,
     ids: &[String],
-    first: &str,
-    last: &str,
     work: &Work<'_>,
     opts: &SettleOptions,
+    settlement: Option<i64>,
     targets: &mut Targets,
 ) -> Result<BatchOut, Error> {
+    let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+        return Ok(BatchOut::default());
+    };
     // The plan cache is the batch's plans for the batch, and goes back after it.
     let customers = batch_customers(c, ids, first, last)?;
     let mut cache = std::mem::take(&mut targets.plans);
@@ -732,22 +770,48 @@ fn batch_body(
         Some(r) => load_overlapping(c, r, opts.as_of)?,
         None => Vec::new(),
     };
-    let next_id = if opts.dry_run { 0 } else { next_entry_id(c)? };
-    let mut out = settle_items(&input, &items, &incidents, opts, next_id, targets)?;
+    let first_ids = (if opts.dry_run { 0 } else { next_entry_id(c)? }, settlement);
+    let mut out = if opts.dry_run {
+        settle_items(
+            &input,
+            &items,
+            &incidents,
+            opts,
+            first_ids,
+            targets,
+            &mut |_| Ok(()),
+        )?
+    } else {
+        // Two cores: one computes the batch's rows while the other writes those computed so
+        // far, all in the batch's transaction (the connection stays on this thread).
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+        let (inp, its, incs, t) = (&input, &items, &incidents, &mut *targets);
+        std::thread::scope(|scope| {
+            let worker = scope.spawn(move || {
+                let mut send = |chunk: Chunk| {
+                    tx.send(chunk)
+                        .map_err(|_| Error::internal("the settlement's writer stopped"))
+                };
+                settle_items(inp, its, incs, opts, first_ids, t, &mut send)
+            });
+            let mut written = Ok(());
+            for chunk in &rx {
+                written = write_chunk(c, &chunk);
+                if written.is_err() {
+                    break;
+                }
+            }
+            drop(rx);
+            let computed = worker
+                .join()
+                .map_err(|_| Error::internal("the settlement's computation panicked"))?;
+            written?;
+            computed
+        })?
+    };
     drop(items);
     targets.plans = input.plans;
     out.customers = settled_customers;
-    if !opts.dry_run && !out.rows.is_empty() {
-        let breakdowns = std::mem::take(&mut out.breakdowns);
-        insert_breakdowns(c, &breakdowns)?;
-        insert_entries(c, &std::mem::take(&mut out.rows))?;
-        if targets.stored.len() > BREAKDOWNS_REMEMBERED {
-            targets.stored.clear();
-        }
-        targets
-            .stored
-            .extend(breakdowns.into_iter().map(|b| b.sha256));
-    }
     Ok(out)
 }
 
@@ -948,12 +1012,12 @@ fn settle_items(
     items: &[Item<'_>],
     incidents: &[IncidentRecord],
     opts: &SettleOptions,
-    mut next_id: i64,
+    (mut next_id, settlement): (i64, Option<i64>),
     targets: &mut Targets,
+    flush: &mut dyn FnMut(Chunk) -> Result<(), Error>,
 ) -> Result<BatchOut, Error> {
     targets.begin_batch(incidents);
     let mut out = BatchOut::default();
-    let mut new_breakdowns: BTreeMap<String, String> = BTreeMap::new();
     let mut totals: BTreeMap<&'static str, (Currency, Decimal)> = BTreeMap::new();
     for (ci, label, version) in items {
         let cu = &input.customers[*ci];
@@ -1010,11 +1074,12 @@ fn settle_items(
                     .get(&key)
                     .ok_or_else(|| Error::internal("target vanished"))?;
                 out.appended += 1;
-                // A breakdown this settlement stored in an earlier batch is not sent again.
-                if !targets.stored.contains(&target.breakdown_sha256) {
-                    new_breakdowns
-                        .entry(target.breakdown_sha256.clone())
-                        .or_insert_with(|| target.breakdown_json.clone());
+                // A breakdown this settlement has already sent is not sent again.
+                if targets.stored.insert(target.breakdown_sha256.clone()) {
+                    out.breakdowns.push(BreakdownRow {
+                        sha256: target.breakdown_sha256.clone(),
+                        body: target.breakdown_json.clone(),
+                    });
                 }
                 out.rows.push(entry_row(
                     next_id,
@@ -1030,15 +1095,15 @@ fn settle_items(
             }
         }
         if opts.record && !opts.dry_run {
-            out.line_rows.push(line_row(
-                cu,
-                &label_text,
-                currency,
-                credit,
-                booked_sum,
-                delta,
-                line_entry.as_deref(),
-            )?);
+            let mut row = line_row(cu, &label_text, currency, credit, booked_sum, delta)?;
+            row.settlement_id = settlement.unwrap_or(0);
+            row.entry_id = line_entry
+                .as_deref()
+                .and_then(crate::domain::ids::parse_entry_id);
+            out.line_rows.push(row);
+        }
+        if out.rows.len() >= CHUNK_ROWS || out.line_rows.len() >= CHUNK_ROWS {
+            flush(out.take_chunk())?;
         }
         let after = opts
             .lines_after
@@ -1057,16 +1122,13 @@ fn settle_items(
             });
         }
     }
+    flush(out.take_chunk())?;
     out.periods = items.len();
     out.totals = totals.into_values().collect();
-    out.breakdowns = new_breakdowns
-        .into_iter()
-        .map(|(sha256, body)| BreakdownRow { sha256, body })
-        .collect();
     Ok(out)
 }
 
-/// The recorded line of one (customer, period); its settlement id is set when written.
+/// The recorded line of one (customer, period); its settlement and entry are set by the caller.
 fn line_row(
     cu: &Customer,
     label_text: &str,
@@ -1074,7 +1136,6 @@ fn line_row(
     credit: Decimal,
     booked_sum: Decimal,
     delta: Option<Decimal>,
-    entry: Option<&str>,
 ) -> Result<SettlementLineRow, Error> {
     let mu = currency.minor_units();
     let minor = |a: Decimal| {
@@ -1094,7 +1155,7 @@ fn line_row(
         target_minor: minor(credit)?,
         booked_minor: minor(booked_sum)?,
         delta_minor: minor(delta.unwrap_or(Decimal::ZERO))?,
-        entry_id: entry.and_then(crate::domain::ids::parse_entry_id),
+        entry_id: None,
     })
 }
 
