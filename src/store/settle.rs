@@ -42,12 +42,12 @@ use crate::wire::credits::{settlement_id, SettlementLine, SettlementReport, Tota
 use crate::wire::{ConflictKind, Error};
 
 use super::convert::{from_minor, to_minor, ts};
-use super::customers::{customer_ids, load_customer_range};
+use super::customers::load_customer_range;
 use super::entries::{insert_breakdowns, insert_entries, next_entry_id};
 use super::incidents::{load_incident, load_overlapping};
 use super::models::{BreakdownRow, EntryRow};
 use super::plans::load_plans_named;
-use super::schema::{ledger_entries, plan_versions};
+use super::schema::{customers, ledger_entries, plan_versions};
 use super::settlements::{
     insert_lines, insert_result, insert_settlement, next_settlement_id, Finished, SettlementLineRow,
 };
@@ -116,15 +116,18 @@ pub fn settle_incident(
                 ),
             ));
         }
+        // Everyone is read page by page (ids are never all in memory).
         let ids = match &incident.scope {
-            Scope::Customers(ids) => ids.clone(),
-            Scope::All | Scope::Plans(_) => customer_ids(c)?,
+            Scope::Customers(ids) => CustomerIds::List(ids.clone()),
+            Scope::All | Scope::Plans(_) => CustomerIds::Table,
         };
         Ok((incident, ids))
     })?;
+    let size = opts.batch_size.max(1);
+    let (mut chunk, mut more) = ids.next(conn, None, size)?;
     let mut acc = Accumulator::new(Some(incident.id.clone()), opts);
     let record = opts.record && !opts.dry_run;
-    if record && ids.is_empty() {
+    if record && chunk.is_empty() {
         // Nobody to settle: the record and its (empty) result alone.
         let id = write_tx(conn, |c| {
             let id = next_settlement_id(c)?;
@@ -141,24 +144,27 @@ pub fn settle_incident(
         })?;
         acc.settlement = Some(id);
     }
-    let batches = ids.len().div_ceil(opts.batch_size.max(1));
     // Targets are kept from batch to batch (customers on list plans share them all along).
     let mut targets = Targets::default();
     with_page_cache(conn, |conn| {
-        for (k, chunk) in ids.chunks(opts.batch_size.max(1)).enumerate() {
+        while !chunk.is_empty() {
             let stage = Stage {
                 record,
-                last: k + 1 == batches,
+                last: !more,
             };
             run_batch(
                 conn,
-                chunk,
+                &chunk,
                 &Work::Incident(&incident.id),
                 opts,
                 stage,
                 &mut acc,
                 &mut targets,
             )?;
+            if !more {
+                break;
+            }
+            (chunk, more) = ids.next(conn, chunk.last().map(String::as_str), size)?;
         }
         Ok(())
     })?;
@@ -190,6 +196,49 @@ fn with_page_cache<T>(
         diesel::sql_query(format!("PRAGMA cache_size = {}", b.cache_size)).execute(conn)?;
     }
     out
+}
+
+/// The customers of a settlement, batch by batch.
+enum CustomerIds {
+    /// An incident's own list, in order.
+    List(Vec<String>),
+    /// Every customer, read from the table one page at a time.
+    Table,
+}
+
+impl CustomerIds {
+    /// The next (at most) `size` ids after `after`, and whether more follow.
+    fn next(
+        &self,
+        conn: &mut Conn,
+        after: Option<&str>,
+        size: usize,
+    ) -> Result<(Vec<String>, bool), Error> {
+        match self {
+            CustomerIds::List(ids) => {
+                let start = after.map_or(0, |a| ids.partition_point(|id| id.as_str() <= a));
+                let rest = ids.get(start..).unwrap_or(&[]);
+                Ok((rest.iter().take(size).cloned().collect(), rest.len() > size))
+            }
+            CustomerIds::Table => {
+                let limit = i64::try_from(size + 1).unwrap_or(i64::MAX);
+                let mut ids: Vec<String> = read_tx(conn, |c| {
+                    let mut q = customers::table
+                        .select(customers::id)
+                        .order(customers::id)
+                        .limit(limit)
+                        .into_boxed();
+                    if let Some(a) = after {
+                        q = q.filter(customers::id.gt(a.to_string()));
+                    }
+                    Ok(q.load(c)?)
+                })?;
+                let more = ids.len() > size;
+                ids.truncate(size);
+                Ok((ids, more))
+            }
+        }
+    }
 }
 
 /// Where a batch stands in a recorded settlement.
