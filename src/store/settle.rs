@@ -51,7 +51,7 @@ use super::schema::{customers, ledger_entries, plan_versions};
 use super::settlements::{
     insert_lines, insert_result, insert_settlement, next_settlement_id, Finished, SettlementLineRow,
 };
-use super::sqlite::{read_tx, write_tx, Conn};
+use super::sqlite::{read_tx, with_page_cache, write_tx, Conn};
 
 /// Customers per transaction by default.
 pub const DEFAULT_BATCH_SIZE: usize = 5_000;
@@ -169,33 +169,6 @@ pub fn settle_incident(
         Ok(())
     })?;
     Ok(acc.finish())
-}
-
-/// SQLite's page cache while a settlement runs, in KiB. The default (2 MiB) is smaller than
-/// the pages one batch touches (the ledger's table and four indexes, the lines, the
-/// customers), so every batch read them again from the file.
-const SETTLE_PAGE_CACHE_KIB: i64 = 24 * 1024;
-
-#[derive(QueryableByName)]
-struct CacheSize {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    cache_size: i64,
-}
-
-/// Runs `f` with the settlement's page cache, then gives the connection its own back.
-fn with_page_cache<T>(
-    conn: &mut Conn,
-    f: impl FnOnce(&mut Conn) -> Result<T, Error>,
-) -> Result<T, Error> {
-    let before: Option<CacheSize> = diesel::sql_query("PRAGMA cache_size")
-        .get_result(conn)
-        .optional()?;
-    diesel::sql_query(format!("PRAGMA cache_size = -{SETTLE_PAGE_CACHE_KIB}")).execute(conn)?;
-    let out = f(conn);
-    if let Some(b) = before {
-        diesel::sql_query(format!("PRAGMA cache_size = {}", b.cache_size)).execute(conn)?;
-    }
-    out
 }
 
 /// The customers of a settlement, batch by batch.
