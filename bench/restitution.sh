@@ -15,31 +15,35 @@ BIN=${BIN:-$ROOT/target/release/sla-credit}
 DB=$WORK/bench.db
 PORT=${PORT:-18431}
 rm -f "$DB" "$DB-wal" "$DB-shm"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 TOKEN=$("$BIN" --database "$DB" keys create --name bench --role finance)
 t0=$(date +%s.%N)
 python3 "$ROOT/bench/restitution_gen.py" "$DB" "$N"
 t1=$(date +%s.%N)
 echo "generate: $(echo "$t1 - $t0" | bc) s"
 
-/usr/bin/time -v "$BIN" --database "$DB" serve --bind "127.0.0.1:$PORT" 2> "$WORK/server.log" &
-TIME_PID=$!
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$PORT/healthz" > /dev/null && break
-  sleep 0.1
-done
-
+serve() {
+  /usr/bin/time -v "$BIN" --database "$DB" serve --bind "127.0.0.1:$PORT" 2> "$WORK/server-$1.log" &
+  TIME_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$PORT/healthz" > /dev/null && break
+    sleep 0.1
+  done
+}
+stop() {
+  SERVER_PID=$(pgrep -P "$TIME_PID" || true)
+  kill -INT "${SERVER_PID:-$TIME_PID}"
+  wait "$TIME_PID" || true
+  echo "server $1:"
+  grep -E "Maximum resident set size|Elapsed \(wall clock\)|User time|System time" "$WORK/server-$1.log"
+}
 settle() {
   curl -fsS -o "$WORK/$1-$2.json" -w '%{time_total}' -X POST \
     -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -d "{\"dry_run\": $2, \"limit\": 5}" "http://127.0.0.1:$PORT/v1/incidents/$1/credits"
 }
-# The incident of everyone, for real; then each share dry (shared quotes only) and for real
-# (every entry with its own breakdown).
-for run in dc-dark:false list-only:true custom-only:true list-only:false custom-only:false; do
-  inc=${run%%:*}
-  dry=${run#*:}
-  secs=$(settle "$inc" "$dry")
-  python3 - "$WORK/$inc-$dry.json" "$secs" "$inc" "$dry" <<'PY'
+report() {
+  python3 - "$WORK/$1-$2.json" "$3" "$1" "$2" <<'PY'
 import json, sys
 a = json.load(open(sys.argv[1]))
 s = float(sys.argv[2])
@@ -47,12 +51,20 @@ print(f"{sys.argv[3]} dry_run={sys.argv[4]}: {s:.2f} s, customers {a['customers'
       f"periods {a['periods']}, entries {a['entries_appended']}, "
       f"{a['customers'] / s:,.0f} customers/s, totals {a['totals']}")
 PY
+}
+# 1. The incident of everyone, for real, in a server of its own (its time and peak RSS alone).
+serve dc-dark
+report dc-dark false "$(settle dc-dark false)"
+stop dc-dark
+# 2. Each share dry (shared quotes only) and for real (every entry appended), in a second server.
+serve shares
+for run in list-only:true custom-only:true list-only:false custom-only:false; do
+  inc=${run%%:*}
+  dry=${run#*:}
+  report "$inc" "$dry" "$(settle "$inc" "$dry")"
 done
-
-SERVER_PID=$(pgrep -P "$TIME_PID" || true)
-kill -INT "${SERVER_PID:-$TIME_PID}"
-wait "$TIME_PID" || true
-grep -E "Maximum resident set size|Elapsed \(wall clock\)|User time|System time" "$WORK/server.log"
+stop shares
+echo "load after the server: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The raw ceiling: the same rows (the entries and settlement lines this run appended) copied
 # by SQLite itself (INSERT … SELECT from the attached database) into empty tables of the same
@@ -70,4 +82,5 @@ sqlite3 "$RAW" "PRAGMA synchronous=NORMAL" "ATTACH '$DB' AS src" "BEGIN" \
   "INSERT INTO main.ledger_entries SELECT * FROM src.ledger_entries" \
   "INSERT INTO main.settlement_lines SELECT * FROM src.settlement_lines" "COMMIT" > /dev/null
 t1=$(date +%s.%N)
-python3 -c "r=$ROWS; s=$t1-$t0; print(f'raw insert: {r} rows in {s:.2f} s = {r/s:,.0f} rows/s')"
+python3 -c "r=$ROWS; s=$t1-$t0; print(f'raw insert: {r} rows in {s:.2f} s = {r/s:,.0f} rows/s = {r/2/s:,.0f} customers/s')"
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

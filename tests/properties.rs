@@ -704,3 +704,58 @@ fn sweep_month_starts_of_every_zone() {
         );
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// A custom price's whole period credit derived from the shared computation at a price of
+    /// 1 (`PricedQuote`: the unit figures scaled by the price, then the minimum, the rounding
+    /// and the text) equals the engine's at that price, breakdown and all: every rule, with
+    /// and without caps and minimums, every rounding mode, each billing cycle, a plan and a
+    /// one-segment plan history.
+    #[test]
+    fn priced_quote_equals_the_engine_breakdown_and_all(
+        zone in prop::sample::select(ZONES.to_vec()),
+        year in 2024i32..2028, month in 1u32..=12,
+        price_minor in 0i64..100_000_000_000,
+        price_dp in 0u32..=3,
+        cycle in prop::sample::select(vec!["monthly", "quarterly", "annual"]),
+        history in any::<bool>(),
+        policy in policy_strategy(true),
+        windows in windows_between(1, 5),
+    ) {
+        use sla_credit::domain::batch::PricedQuote;
+        let base = month_start(zone, year, month);
+        let price = Decimal::new(price_minor, price_dp);
+        let request = |price: &str| {
+            let mut r = base_request(zone, price, policy.clone(), windows_json(base, &windows));
+            if history {
+                r.as_object_mut().expect("object").remove("plan");
+                r["plan_history"] = json!([{"since": "2020-01-01T00:00:00Z", "price": price, "billing_cycle": cycle}]);
+            } else {
+                r["plan"]["billing_cycle"] = json!(cycle);
+            }
+            r.to_string()
+        };
+        let Ok(full_input) = parse_quote(&request(&price.to_string())) else {
+            return Ok(());
+        };
+        let Ok(full) = compute(&full_input) else {
+            return Ok(());
+        };
+        let unit_input = parse_quote(&request("1")).expect("the same request at a price of 1");
+        let priced = PricedQuote::prepare(&unit_input).expect("prepare");
+        prop_assert_eq!(priced.quote.periods.len(), full.periods.len());
+        for (i, period) in full.periods.iter().enumerate() {
+            let derived = priced.period(i, price).expect("period");
+            prop_assert_eq!(derived.label, period.label);
+            prop_assert_eq!(derived.credit, period.credit);
+            prop_assert_eq!(&derived.breakdown, &period.breakdown);
+            prop_assert_eq!(priced.quote.credit(i, price), period.credit);
+        }
+    }
+}

@@ -5,12 +5,15 @@
 
 use rust_decimal::Decimal;
 
-use super::credit::{compute, CreditInput, CreditResult};
+use super::credit::{
+    compute, compute_figures, CreditInput, CreditResult, PeriodCredit, PeriodFigures,
+};
 use super::error::ValidationErrors;
 use super::exact::{q_dec, round_q, round_ratio, Q};
 use super::fee::{FeeSource, Plan, PlanSegment};
 use super::money::{Currency, RoundingMode};
 use super::period::PeriodLabel;
+use super::policy::Policy;
 
 /// One period's credit per unit of price.
 #[derive(Debug, Clone)]
@@ -36,31 +39,12 @@ impl SharedQuote {
     /// a plan history of one segment (a customer who has been on one plan version since an
     /// instant); its price is ignored.
     pub fn prepare(input: &CreditInput) -> Result<SharedQuote, ValidationErrors> {
-        let mut unit = input.clone();
-        unit.fees = match &input.fees {
-            FeeSource::Plan(plan) => FeeSource::Plan(Plan {
-                price: Decimal::ONE,
-                ..*plan
-            }),
-            FeeSource::History(segments) if segments.len() == 1 => {
-                FeeSource::History(vec![PlanSegment {
-                    since: segments[0].since,
-                    plan: Plan {
-                        price: Decimal::ONE,
-                        ..segments[0].plan
-                    },
-                }])
-            }
-            _ => {
-                return Err(ValidationErrors::one(
-                    "fees",
-                    "a shared quote needs one plan (prices scale it)",
-                ))
-            }
-        };
-        // The minimum is not linear in the price: it is applied per customer.
-        unit.policy.minimum = None;
+        let unit = unit_input(input)?;
         let unit_result = compute(&unit)?;
+        Ok(SharedQuote::from_unit(input, unit_result))
+    }
+
+    fn from_unit(input: &CreditInput, unit_result: CreditResult) -> SharedQuote {
         let periods = unit_result
             .periods
             .iter()
@@ -69,13 +53,13 @@ impl SharedQuote {
                 per_unit: p.capped_exact.clone(),
             })
             .collect();
-        Ok(SharedQuote {
+        SharedQuote {
             currency: input.currency,
             rounding: input.policy.rounding,
             minimum: input.policy.minimum,
             periods,
             unit_result,
-        })
+        }
     }
 
     /// The index of a period's factor.
@@ -110,6 +94,82 @@ impl SharedQuote {
             _ => exact,
         };
         round_q(&exact, minor, self.rounding).unwrap_or(Decimal::ZERO)
+    }
+}
+
+/// The input at a price of 1 and without the minimum (not linear in the price: it is applied
+/// per customer). `input.fees` must be a plan, or a plan history of one segment.
+fn unit_input(input: &CreditInput) -> Result<CreditInput, ValidationErrors> {
+    let mut unit = input.clone();
+    unit.fees = match &input.fees {
+        FeeSource::Plan(plan) => FeeSource::Plan(Plan {
+            price: Decimal::ONE,
+            ..*plan
+        }),
+        FeeSource::History(segments) if segments.len() == 1 => {
+            FeeSource::History(vec![PlanSegment {
+                since: segments[0].since,
+                plan: Plan {
+                    price: Decimal::ONE,
+                    ..segments[0].plan
+                },
+            }])
+        }
+        _ => {
+            return Err(ValidationErrors::one(
+                "fees",
+                "a shared quote needs one plan (prices scale it)",
+            ))
+        }
+    };
+    unit.policy.minimum = None;
+    Ok(unit)
+}
+
+/// A [`SharedQuote`] that also gives each customer's whole period credit — the credit and the
+/// breakdown (docs/rules.md §7) — at their price: the unit figures scaled exactly by the price,
+/// then the minimum, the rounding and the text, rendered by the same code as the engine's. So
+/// an appended entry keeps its own breakdown without a run of the engine per customer.
+#[derive(Debug, Clone)]
+pub struct PricedQuote {
+    pub quote: SharedQuote,
+    policy: Policy,
+    figures: Vec<PeriodFigures>,
+}
+
+impl PricedQuote {
+    /// One engine run at a price of 1 (see [`SharedQuote::prepare`]).
+    pub fn prepare(input: &CreditInput) -> Result<PricedQuote, ValidationErrors> {
+        let unit = unit_input(input)?;
+        let figures = compute_figures(&unit)?;
+        let periods = figures
+            .iter()
+            .map(|f| f.render(&unit.policy, unit.currency, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut total = Decimal::new(0, unit.currency.minor_units());
+        for p in &periods {
+            total += p.credit;
+        }
+        let unit_result = CreditResult {
+            currency: unit.currency,
+            total,
+            periods,
+        };
+        Ok(PricedQuote {
+            quote: SharedQuote::from_unit(input, unit_result),
+            policy: input.policy.clone(),
+            figures,
+        })
+    }
+
+    /// Period `index`'s credit and breakdown for a customer paying `price`: exactly what the
+    /// engine gives at that price.
+    pub fn period(&self, index: usize, price: Decimal) -> Result<PeriodCredit, ValidationErrors> {
+        let f = self
+            .figures
+            .get(index)
+            .ok_or_else(|| ValidationErrors::one("period", "no such period"))?;
+        f.render(&self.policy, self.quote.currency, Some(&q_dec(price)))
     }
 }
 

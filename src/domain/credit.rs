@@ -83,6 +83,24 @@ impl CreditResult {
 
 /// Computes the credit of every period the input touches.
 pub fn compute(input: &CreditInput) -> Result<CreditResult, ValidationErrors> {
+    let figures = compute_figures(input)?;
+    let mut periods = Vec::with_capacity(figures.len());
+    let mut total = zero_money(input.currency);
+    for f in &figures {
+        let pc = f.render(&input.policy, input.currency, None)?;
+        total += pc.credit;
+        periods.push(pc);
+    }
+    Ok(CreditResult {
+        currency: input.currency,
+        total,
+        periods,
+    })
+}
+
+/// The figures of every period the input touches, before the part that depends on the price
+/// is rendered ([`PeriodFigures::render`]).
+pub(crate) fn compute_figures(input: &CreditInput) -> Result<Vec<PeriodFigures>, ValidationErrors> {
     let zone = input.zone();
     let kind = input.policy.period;
     let all_windows: Vec<Window> = input
@@ -125,11 +143,7 @@ pub fn compute(input: &CreditInput) -> Result<CreditResult, ValidationErrors> {
     }
     let zoned: Vec<ZonedPeriod> = labels.iter().map(|l| l.in_zone(zone)).collect();
     let (Some(first), Some(last)) = (zoned.first(), zoned.last()) else {
-        return Ok(CreditResult {
-            currency: input.currency,
-            total: zero_money(input.currency),
-            periods: Vec::new(),
-        });
+        return Ok(Vec::new());
     };
     let range = Span {
         start: first.start,
@@ -148,19 +162,13 @@ pub fn compute(input: &CreditInput) -> Result<CreditResult, ValidationErrors> {
         exclusions: &exclusions,
         active: active.as_deref(),
     };
-    let mut periods = Vec::with_capacity(zoned.len());
-    let mut total = zero_money(input.currency);
-    for zp in &zoned {
-        let grant_count = grants.get(&zp.label).copied().unwrap_or(0);
-        let pc = ctx.period_credit(zp, grant_count)?;
-        total += pc.credit;
-        periods.push(pc);
-    }
-    Ok(CreditResult {
-        currency: input.currency,
-        total,
-        periods,
-    })
+    Ok(zoned
+        .iter()
+        .map(|zp| {
+            let grant_count = grants.get(&zp.label).copied().unwrap_or(0);
+            ctx.period_figures(zp, grant_count)
+        })
+        .collect())
 }
 
 fn zero_money(c: Currency) -> Decimal {
@@ -298,13 +306,8 @@ impl Context<'_> {
         }
     }
 
-    fn period_credit(
-        &self,
-        zp: &ZonedPeriod,
-        grants: u32,
-    ) -> Result<PeriodCredit, ValidationErrors> {
+    fn period_figures(&self, zp: &ZonedPeriod, grants: u32) -> PeriodFigures {
         let policy = &self.input.policy;
-        let currency = self.input.currency;
         let m = self.measure(zp);
         let fee = match Span::new(zp.start, zp.end) {
             Some(p) => self.schedule.fee_over(p),
@@ -331,7 +334,7 @@ impl Context<'_> {
             warnings,
         } = rule_outcome(policy, &m, &fee, &uptime, grants, days_in_period);
 
-        // §5: rule → cap → minimum → rounding.
+        // §5: rule → cap (the minimum and the rounding are in `render`).
         let cap_basis_days = match &policy.rule {
             Rule::DaysOfService { day_basis, .. } => days_in_period(*day_basis),
             _ => actual_days,
@@ -342,40 +345,11 @@ impl Context<'_> {
                 cap = q_min(cap, &fee * q_int(cd) / q_int(cap_basis_days));
             }
         }
-        let capped = q_min(uncapped.clone(), cap.clone());
-        let below_minimum = policy.minimum.is_some_and(|min| capped <= q_dec(min));
-        let final_exact = if below_minimum {
-            Q::zero()
-        } else {
-            capped.clone()
-        };
-        let credit =
-            round_q(&final_exact, currency.minor_units(), policy.rounding).ok_or_else(|| {
-                ValidationErrors::one("policy", "the credit exceeds the supported range")
-            })?;
-
-        let dp = currency.minor_units();
+        let capped = q_min(uncapped.clone(), cap);
         let days_used =
             matches!(policy.rule, Rule::DaysOfService { .. }) || policy.cap_days.is_some();
-        let explanation = explain(&Explained {
-            policy,
-            currency,
-            uptime: &uptime,
-            downtime_ns: &m.downtime,
-            fee: &fee,
-            fee_during_downtime: &m.fee_during_downtime,
-            tier: tier.as_deref(),
-            credit_percent,
-            days_credited,
-            days_in_period: rule_days,
-            uncapped: &uncapped,
-            capped: &capped,
-            cap_applied: capped < uncapped,
-            below_minimum,
-            credit,
-        });
-        let breakdown = Breakdown {
-            period: zp.label.to_string(),
+        PeriodFigures {
+            label: zp.label,
             start: format_local(zp.start, self.zone),
             end: format_local(zp.end, self.zone),
             start_utc: format_utc(zp.start),
@@ -387,25 +361,133 @@ impl Context<'_> {
             excluded_seconds: display_seconds(m.excluded_ns),
             downtime_seconds: display_q(&(&m.downtime / q_int(1_000_000_000)), 0),
             uptime_percent: display_q(&uptime, 0),
-            rule: policy.rule.kind().to_string(),
-            tier,
-            credit_percent: credit_percent.map(|p| p.normalize().to_string()),
             affected_days: matches!(policy.rule, Rule::DaysOfService { .. })
                 .then_some(m.affected_days),
             days_in_period: days_used.then_some(rule_days.unwrap_or(cap_basis_days)),
+            uptime,
+            downtime: m.downtime,
+            tier,
+            credit_percent,
             days_credited,
+            rule_days,
+            warnings,
+            fee,
+            fee_during_downtime: m.fee_during_downtime,
+            uncapped,
+            capped,
+        }
+    }
+}
+
+/// One period's figures before the minimum, the rounding and the breakdown's text: the parts
+/// that do not depend on the price, and the four money figures — the fee, the fee during the
+/// downtime, the credit before and after the cap — each of which is the price times a factor
+/// (every rule of §4 and both caps are linear in the fee). Rendering them at a price of 1
+/// scaled by a customer's price gives exactly what the engine gives at that price
+/// (`domain::batch::PricedQuote`).
+#[derive(Debug, Clone)]
+pub(crate) struct PeriodFigures {
+    pub(crate) label: PeriodLabel,
+    start: String,
+    end: String,
+    start_utc: String,
+    end_utc: String,
+    timezone: String,
+    period_seconds: String,
+    denominator_seconds: String,
+    outage_seconds: String,
+    excluded_seconds: String,
+    downtime_seconds: String,
+    uptime_percent: String,
+    affected_days: Option<u32>,
+    days_in_period: Option<u32>,
+    uptime: Q,
+    downtime: Q,
+    tier: Option<String>,
+    credit_percent: Option<Decimal>,
+    days_credited: Option<u32>,
+    rule_days: Option<u32>,
+    warnings: Vec<String>,
+    fee: Q,
+    fee_during_downtime: Q,
+    uncapped: Q,
+    pub(crate) capped: Q,
+}
+
+impl PeriodFigures {
+    /// The period's credit and breakdown (§5: the minimum, then the rounding), with the money
+    /// figures multiplied by `scale` when one is given. `policy` is the policy as applied
+    /// (its minimum counts here).
+    pub(crate) fn render(
+        &self,
+        policy: &Policy,
+        currency: Currency,
+        scale: Option<&Q>,
+    ) -> Result<PeriodCredit, ValidationErrors> {
+        let scaled = |q: &Q| match scale {
+            Some(s) => q * s,
+            None => q.clone(),
+        };
+        let fee = scaled(&self.fee);
+        let fee_during_downtime = scaled(&self.fee_during_downtime);
+        let uncapped = scaled(&self.uncapped);
+        let capped = scaled(&self.capped);
+        let below_minimum = policy.minimum.is_some_and(|min| capped <= q_dec(min));
+        let credit = if below_minimum {
+            round_q(&Q::zero(), currency.minor_units(), policy.rounding)
+        } else {
+            round_q(&capped, currency.minor_units(), policy.rounding)
+        }
+        .ok_or_else(|| ValidationErrors::one("policy", "the credit exceeds the supported range"))?;
+        let dp = currency.minor_units();
+        let explanation = explain(&Explained {
+            policy,
+            currency,
+            uptime: &self.uptime,
+            downtime_ns: &self.downtime,
+            fee: &fee,
+            fee_during_downtime: &fee_during_downtime,
+            tier: self.tier.as_deref(),
+            credit_percent: self.credit_percent,
+            days_credited: self.days_credited,
+            days_in_period: self.rule_days,
+            uncapped: &uncapped,
+            capped: &capped,
+            cap_applied: capped < uncapped,
+            below_minimum,
+            credit,
+        });
+        let breakdown = Breakdown {
+            period: self.label.to_string(),
+            start: self.start.clone(),
+            end: self.end.clone(),
+            start_utc: self.start_utc.clone(),
+            end_utc: self.end_utc.clone(),
+            timezone: self.timezone.clone(),
+            period_seconds: self.period_seconds.clone(),
+            denominator_seconds: self.denominator_seconds.clone(),
+            outage_seconds: self.outage_seconds.clone(),
+            excluded_seconds: self.excluded_seconds.clone(),
+            downtime_seconds: self.downtime_seconds.clone(),
+            uptime_percent: self.uptime_percent.clone(),
+            rule: policy.rule.kind().to_string(),
+            tier: self.tier.clone(),
+            credit_percent: self.credit_percent.map(|p| p.normalize().to_string()),
+            affected_days: self.affected_days,
+            days_in_period: self.days_in_period,
+            days_credited: self.days_credited,
             fee: display_q(&fee, dp),
-            fee_during_downtime: display_q(&m.fee_during_downtime, dp),
+            fee_during_downtime: display_q(&fee_during_downtime, dp),
             uncapped_credit: display_q(&uncapped, dp),
             capped_credit: display_q(&capped, dp),
             credit: currency.format(credit),
             currency: currency.code().to_string(),
             rounding: policy.rounding.as_str().to_string(),
-            warnings,
+            warnings: self.warnings.clone(),
             explanation,
         };
         Ok(PeriodCredit {
-            label: zp.label,
+            label: self.label,
             credit,
             capped_exact: capped,
             breakdown,

@@ -109,6 +109,9 @@ fn round_half_even_int(n: &BigInt, d: &BigInt) -> BigInt {
 /// Display form of an exact figure: at most 28 significant digits, rounded half-even, trailing
 /// zeros trimmed, then padded to at least `min_dp` decimals (money shows its minor digits).
 pub fn display_q(q: &Q, min_dp: u32) -> String {
+    if let Some(s) = display_small(q, min_dp) {
+        return s;
+    }
     let negative = q.is_negative();
     let a = q.numer().abs();
     let d = q.denom();
@@ -127,9 +130,49 @@ pub fn display_q(q: &Q, min_dp: u32) -> String {
         (2 * sig - digits).clamp(0, sig) as u32
     };
     let m = round_half_even_int(&(a * pow10(scale)), &d);
-    let mut digits = m.to_string();
+    lay_out(negative && !m.is_zero(), m.to_string(), scale, min_dp)
+}
+
+/// `display_q` in machine integers, when nothing overflows (the same digits: the magnitude
+/// and the half-even rounding are computed the same way).
+fn display_small(q: &Q, min_dp: u32) -> Option<String> {
+    let (n, d) = q.as_small()?;
+    if d <= 0 {
+        return None;
+    }
+    let a = n.checked_abs()?;
+    let sig = DISPLAY_SIGNIFICANT_DIGITS;
+    let scale: u32 = if a == 0 {
+        0
+    } else {
+        // The digits of floor(|q| × 10^28): those of the integer part and 28 more when |q| ≥ 1.
+        let digits = if a >= d {
+            (a / d).ilog10() + 1 + sig
+        } else {
+            let t = a.checked_mul(10i128.checked_pow(sig)?)? / d;
+            if t == 0 {
+                0
+            } else {
+                t.ilog10() + 1
+            }
+        };
+        (2 * sig).saturating_sub(digits).min(sig)
+    };
+    let scaled = a.checked_mul(10i128.checked_pow(scale)?)?;
+    let (quot, rem) = (scaled / d, scaled % d);
+    let twice = rem.checked_mul(2)?;
+    let m = match twice.cmp(&d) {
+        std::cmp::Ordering::Greater => quot + 1,
+        std::cmp::Ordering::Equal if quot % 2 == 1 => quot + 1,
+        _ => quot,
+    };
+    Some(lay_out(n < 0 && m != 0, m.to_string(), scale, min_dp))
+}
+
+/// The digits of `m × 10^-scale`, trailing zeros trimmed, padded to `min_dp` decimals.
+fn lay_out(negative: bool, mut digits: String, scale: u32, min_dp: u32) -> String {
     let mut s = String::new();
-    if negative && !m.is_zero() {
+    if negative {
         s.push('-');
     }
     if scale == 0 {
@@ -222,5 +265,62 @@ mod tests {
         assert_eq!(display_seconds(2_678_400_000_000_000), "2678400");
         assert_eq!(display_seconds(1_500_000_000), "1.5");
         assert_eq!(display_seconds(1), "0.000000001");
+    }
+
+    /// The machine-integer path gives the digits of the arbitrary-precision one.
+    #[test]
+    fn small_display_equals_the_big_one() {
+        // The arbitrary-precision steps of `display_q`, whatever the value's size.
+        let both = |n: i128, d: i128| {
+            let q = Q::ratio(n, d);
+            let a = q.numer().abs();
+            let den = q.denom();
+            let sig = DISPLAY_SIGNIFICANT_DIGITS as i64;
+            let scale: u32 = if a.is_zero() {
+                0
+            } else {
+                let t = (&a * pow10(sig as u32)) / &den;
+                let digits = if t.is_zero() {
+                    0
+                } else {
+                    t.to_string().len() as i64
+                };
+                (2 * sig - digits).clamp(0, sig) as u32
+            };
+            let m = round_half_even_int(&(a * pow10(scale)), &den);
+            let slow = lay_out(q.is_negative() && !m.is_zero(), m.to_string(), scale, 2);
+            (display_small(&q, 2), slow)
+        };
+        let mut seed: u64 = 0x0dd_ba11;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            seed >> 11
+        };
+        let mut cases = vec![
+            (0, 1),
+            (1, 3),
+            (-2, 3),
+            (5, 2),
+            (7, 2),
+            (1, 1),
+            (999_999, 1000),
+            (10, 1),
+        ];
+        for _ in 0..2_000 {
+            let n = i128::from(next() % 10_000_000_000_000) - 5_000_000_000_000;
+            let d = i128::from(1 + next() % 1_000_000_000);
+            cases.push((n, d));
+        }
+        let mut small = 0;
+        for (n, d) in cases {
+            let (fast, slow) = both(n, d);
+            if let Some(fast) = fast {
+                small += 1;
+                assert_eq!(fast, slow, "{n}/{d}");
+            }
+        }
+        assert!(small > 1_000, "the small path held {small} of 2,008");
     }
 }

@@ -23,11 +23,12 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
-use crate::domain::batch::SharedQuote;
+use crate::domain::batch::PricedQuote;
 use crate::domain::book::{
     fee_source, labels_touched, measuring_zone, version_for_period, Customer, EntryKind,
-    IncidentRecord, PlanInfo, PlanVersion, Plans,
+    IncidentRecord, PlanVersion, Plans,
 };
+use crate::domain::credit::PeriodCredit;
 use crate::domain::fee::FeeSource;
 use crate::domain::ids::entry_id;
 use crate::domain::interval::{Span, Window};
@@ -41,16 +42,16 @@ use crate::wire::credits::{settlement_id, SettlementLine, SettlementReport, Tota
 use crate::wire::{ConflictKind, Error};
 
 use super::convert::{from_minor, to_minor, ts};
-use super::customers::{customer_ids, load_customer_range};
+use super::customers::load_customer_range;
 use super::entries::{insert_breakdowns, insert_entries, next_entry_id};
 use super::incidents::{load_incident, load_overlapping};
 use super::models::{BreakdownRow, EntryRow};
 use super::plans::load_plans_named;
-use super::schema::{ledger_entries, plan_versions};
+use super::schema::{customers, ledger_entries, plan_versions};
 use super::settlements::{
     insert_lines, insert_result, insert_settlement, next_settlement_id, Finished, SettlementLineRow,
 };
-use super::sqlite::{read_tx, write_tx, Conn};
+use super::sqlite::{read_tx, with_page_cache, write_tx, Conn};
 
 /// Customers per transaction by default.
 pub const DEFAULT_BATCH_SIZE: usize = 5_000;
@@ -115,15 +116,18 @@ pub fn settle_incident(
                 ),
             ));
         }
+        // Everyone is read page by page (ids are never all in memory).
         let ids = match &incident.scope {
-            Scope::Customers(ids) => ids.clone(),
-            Scope::All | Scope::Plans(_) => customer_ids(c)?,
+            Scope::Customers(ids) => CustomerIds::List(ids.clone()),
+            Scope::All | Scope::Plans(_) => CustomerIds::Table,
         };
         Ok((incident, ids))
     })?;
+    let size = opts.batch_size.max(1);
+    let (mut chunk, mut more) = ids.next(conn, None, size)?;
     let mut acc = Accumulator::new(Some(incident.id.clone()), opts);
     let record = opts.record && !opts.dry_run;
-    if record && ids.is_empty() {
+    if record && chunk.is_empty() {
         // Nobody to settle: the record and its (empty) result alone.
         let id = write_tx(conn, |c| {
             let id = next_settlement_id(c)?;
@@ -140,25 +144,74 @@ pub fn settle_incident(
         })?;
         acc.settlement = Some(id);
     }
-    let batches = ids.len().div_ceil(opts.batch_size.max(1));
     // Targets are kept from batch to batch (customers on list plans share them all along).
     let mut targets = Targets::default();
-    for (k, chunk) in ids.chunks(opts.batch_size.max(1)).enumerate() {
-        let stage = Stage {
-            record,
-            last: k + 1 == batches,
-        };
-        run_batch(
-            conn,
-            chunk,
-            &Work::Incident(&incident.id),
-            opts,
-            stage,
-            &mut acc,
-            &mut targets,
-        )?;
-    }
+    with_page_cache(conn, |conn| {
+        while !chunk.is_empty() {
+            let stage = Stage {
+                record,
+                last: !more,
+            };
+            run_batch(
+                conn,
+                &chunk,
+                &Work::Incident(&incident.id),
+                opts,
+                stage,
+                &mut acc,
+                &mut targets,
+            )?;
+            if !more {
+                break;
+            }
+            (chunk, more) = ids.next(conn, chunk.last().map(String::as_str), size)?;
+        }
+        Ok(())
+    })?;
     Ok(acc.finish())
+}
+
+/// The customers of a settlement, batch by batch.
+enum CustomerIds {
+    /// An incident's own list, in order.
+    List(Vec<String>),
+    /// Every customer, read from the table one page at a time.
+    Table,
+}
+
+impl CustomerIds {
+    /// The next (at most) `size` ids after `after`, and whether more follow.
+    fn next(
+        &self,
+        conn: &mut Conn,
+        after: Option<&str>,
+        size: usize,
+    ) -> Result<(Vec<String>, bool), Error> {
+        match self {
+            CustomerIds::List(ids) => {
+                let start = after.map_or(0, |a| ids.partition_point(|id| id.as_str() <= a));
+                let rest = ids.get(start..).unwrap_or(&[]);
+                Ok((rest.iter().take(size).cloned().collect(), rest.len() > size))
+            }
+            CustomerIds::Table => {
+                let limit = i64::try_from(size + 1).unwrap_or(i64::MAX);
+                let mut ids: Vec<String> = read_tx(conn, |c| {
+                    let mut q = customers::table
+                        .select(customers::id)
+                        .order(customers::id)
+                        .limit(limit)
+                        .into_boxed();
+                    if let Some(a) = after {
+                        q = q.filter(customers::id.gt(a.to_string()));
+                    }
+                    Ok(q.load(c)?)
+                })?;
+                let more = ids.len() > size;
+                ids.truncate(size);
+                Ok((ids, more))
+            }
+        }
+    }
 }
 
 /// Where a batch stands in a recorded settlement.
@@ -343,6 +396,16 @@ fn compute_target(
         .into_iter()
         .find(|p| p.label == label)
         .ok_or_else(|| Error::internal(format!("the engine returned no {label}")))?;
+    let ids = serde_json::to_string(&ids).map_err(|e| Error::internal(e.to_string()))?;
+    target_from(pc, version, ids)
+}
+
+/// A target from a period's credit and breakdown.
+fn target_from(
+    pc: PeriodCredit,
+    version: &PlanVersion,
+    incident_ids_json: String,
+) -> Result<Target, Error> {
     let breakdown_json =
         serde_json::to_string(&pc.breakdown).map_err(|e| Error::internal(e.to_string()))?;
     let breakdown_sha256 = hex(&Sha256::digest(breakdown_json.as_bytes()));
@@ -352,11 +415,10 @@ fn compute_target(
         plan_id: version.plan_id.clone(),
         version: version.version,
         rounding: version.policy.rounding.as_str(),
-        explanation: pc.breakdown.explanation.clone(),
+        explanation: pc.breakdown.explanation,
         breakdown_sha256,
         breakdown_json,
-        incident_ids_json: serde_json::to_string(&ids)
-            .map_err(|e| Error::internal(e.to_string()))?,
+        incident_ids_json,
     })
 }
 
@@ -395,16 +457,26 @@ struct SharedKey {
 /// A batch's computed targets: shared quotes for customers on one plan version since an
 /// instant (every rule and both caps are linear in the fee, docs/rules.md §4–§5: one engine
 /// run at a price of 1, then one exact multiplication, the minimum and the rounding per
-/// customer), and full computations for the rest and for every entry's breakdown.
+/// customer, and for an appended entry its breakdown rendered from the unit figures scaled by
+/// the price), and full computations for the rest.
 #[derive(Default)]
 struct Targets {
     full: HashMap<TargetKey, Target>,
-    shared: HashMap<SharedKey, SharedQuote>,
+    /// Shared quotes, with the JSON list of the incident ids they count.
+    shared: HashMap<SharedKey, (PricedQuote, String)>,
     /// The incidents the keys' indexes point into.
     incidents: Vec<IncidentRecord>,
     /// Plans parsed in earlier batches (see [`cached_plans`]).
     plans: Plans,
+    /// The number of plan versions when `plans` was last checked.
+    plan_versions: Option<i64>,
+    /// Breakdowns (SHA-256) this settlement has sent to be stored. A batch that fails ends the
+    /// settlement, so none of these can be missing from the database.
+    stored: HashSet<String>,
 }
+
+/// Breakdown digests remembered at most (forgetting only costs an INSERT OR IGNORE).
+const BREAKDOWNS_REMEMBERED: usize = 100_000;
 
 /// Computed targets kept at most (each holds its breakdown): memory stays flat.
 const TARGETS_KEPT: usize = 20_000;
@@ -425,8 +497,8 @@ impl Targets {
         if self.shared.len() > TARGETS_KEPT {
             self.shared.clear();
         }
-        if self.plans.len() > TARGETS_KEPT {
-            self.plans.clear();
+        if self.stored.len() > BREAKDOWNS_REMEMBERED {
+            self.stored.clear();
         }
     }
 
@@ -435,12 +507,33 @@ impl Targets {
         if let Some(t) = self.full.get(key) {
             return Ok((t.credit, t.currency));
         }
+        let Some((skey, price)) = self.shared_for(cx, key)? else {
+            let t = self.full(cx, key, None)?;
+            return Ok((t.credit, t.currency));
+        };
+        let (quote, _) = self
+            .shared
+            .get(&skey)
+            .ok_or_else(|| Error::internal("shared quote vanished"))?;
+        let index = quote
+            .quote
+            .index_of(cx.label)
+            .ok_or_else(|| Error::internal(format!("the engine returned no {}", cx.label)))?;
+        Ok((quote.quote.credit(index, price), cx.version.currency))
+    }
+
+    /// The shared key and the price of a customer on one plan version since an instant (the
+    /// shared quote prepared if it was not); `None` for a plan history of several segments.
+    fn shared_for(
+        &mut self,
+        cx: &Cx<'_>,
+        key: &TargetKey,
+    ) -> Result<Option<(SharedKey, Decimal)>, Error> {
         let FeeSource::History(segments) = fee_source(cx.cu, cx.plans)? else {
             return Err(Error::internal("a customer's fees are a plan history"));
         };
         let [segment] = segments.as_slice() else {
-            let t = self.full(cx, key, None)?;
-            return Ok((t.credit, t.currency));
+            return Ok(None);
         };
         let skey = SharedKey {
             zone: cx.cu.timezone,
@@ -457,30 +550,18 @@ impl Targets {
         if !self.shared.contains_key(&skey) {
             let list: Vec<&IncidentRecord> =
                 key.incidents.iter().map(|k| &cx.incidents[*k]).collect();
-            let (input, _) = target_input(cx.cu, cx.label, cx.version, cx.plans, &list, cx.as_of)?;
-            let quote = SharedQuote::prepare(&input).map_err(|e| {
-                Error::invalid(
-                    "plan.price",
-                    format!(
-                        "{}: the stored plan and incidents cannot be computed: {e}",
-                        cx.label
-                    ),
-                )
-            })?;
-            self.shared.insert(skey.clone(), quote);
+            let (input, ids) =
+                target_input(cx.cu, cx.label, cx.version, cx.plans, &list, cx.as_of)?;
+            let quote = PricedQuote::prepare(&input).map_err(|e| cannot_compute(cx.label, e))?;
+            let ids = serde_json::to_string(&ids).map_err(|e| Error::internal(e.to_string()))?;
+            self.shared.insert(skey.clone(), (quote, ids));
         }
-        let quote = self
-            .shared
-            .get(&skey)
-            .ok_or_else(|| Error::internal("shared quote vanished"))?;
-        let index = quote
-            .index_of(cx.label)
-            .ok_or_else(|| Error::internal(format!("the engine returned no {}", cx.label)))?;
-        Ok((quote.credit(index, segment.plan.price), cx.version.currency))
+        Ok(Some((skey, segment.plan.price)))
     }
 
-    /// The full computation (with its breakdown); when `expected` is given, its credit must
-    /// equal it.
+    /// The full target (with its breakdown): from the shared quote scaled by the customer's
+    /// price when there is one, from the engine otherwise; when `expected` is given, its
+    /// credit must equal it.
     fn full(
         &mut self,
         cx: &Cx<'_>,
@@ -488,9 +569,26 @@ impl Targets {
         expected: impl Into<Option<Decimal>>,
     ) -> Result<&Target, Error> {
         if !self.full.contains_key(key) {
-            let list: Vec<&IncidentRecord> =
-                key.incidents.iter().map(|k| &cx.incidents[*k]).collect();
-            let t = compute_target(cx.cu, cx.label, cx.version, cx.plans, &list, cx.as_of)?;
+            let t = match self.shared_for(cx, key)? {
+                Some((skey, price)) => {
+                    let (quote, ids) = self
+                        .shared
+                        .get(&skey)
+                        .ok_or_else(|| Error::internal("shared quote vanished"))?;
+                    let index = quote.quote.index_of(cx.label).ok_or_else(|| {
+                        Error::internal(format!("the engine returned no {}", cx.label))
+                    })?;
+                    let pc = quote
+                        .period(index, price)
+                        .map_err(|e| cannot_compute(cx.label, e))?;
+                    target_from(pc, cx.version, ids.clone())?
+                }
+                None => {
+                    let list: Vec<&IncidentRecord> =
+                        key.incidents.iter().map(|k| &cx.incidents[*k]).collect();
+                    compute_target(cx.cu, cx.label, cx.version, cx.plans, &list, cx.as_of)?
+                }
+            };
             self.full.insert(key.clone(), t);
         }
         let t = self
@@ -505,6 +603,14 @@ impl Targets {
             _ => Ok(t),
         }
     }
+}
+
+/// The stored plan and incidents give the engine nothing it can compute.
+fn cannot_compute(label: PeriodLabel, e: impl std::fmt::Display) -> Error {
+    Error::invalid(
+        "plan.price",
+        format!("{label}: the stored plan and incidents cannot be computed: {e}"),
+    )
 }
 
 /// A booked `sla_credit` entry, as the sum needs it.
@@ -528,14 +634,18 @@ fn run_batch(
     acc: &mut Accumulator,
     targets: &mut Targets,
 ) -> Result<(), Error> {
-    let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+    if ids.is_empty() {
         return Ok(());
-    };
+    }
     let prior: &Accumulator = acc;
     let body = |c: &mut Conn| -> Result<BatchOut, Error> {
-        let mut out = batch_body(c, ids, first, last, work, opts, targets)?;
-        if stage.record {
-            record_batch(c, work, opts, stage, prior, &mut out)?;
+        let settlement = match (stage.record, work) {
+            (true, Work::Incident(incident_id)) => Some(record_start(c, incident_id, opts, prior)?),
+            _ => None,
+        };
+        let mut out = batch_body(c, ids, work, opts, settlement, targets)?;
+        if let Some(id) = settlement {
+            record_finish(c, id, opts, stage, prior, &mut out)?;
         }
         Ok(out)
     };
@@ -563,33 +673,34 @@ fn run_batch(
     Ok(())
 }
 
-/// Writes a recorded settlement's part of a batch, in the batch's transaction: the record
-/// (first batch), the batch's lines, and the result (last batch).
-fn record_batch(
+/// A recorded settlement's id, its record written with the first batch (in its transaction).
+fn record_start(
     c: &mut Conn,
-    work: &Work<'_>,
+    incident_id: &str,
     opts: &SettleOptions,
-    stage: Stage,
     prior: &Accumulator,
-    out: &mut BatchOut,
-) -> Result<(), Error> {
-    let Work::Incident(incident_id) = work else {
-        return Ok(());
-    };
-    let id = match prior.settlement {
+) -> Result<i64, Error> {
+    Ok(match prior.settlement {
         Some(id) => id,
         None => {
             let id = next_settlement_id(c)?;
             insert_settlement(c, id, incident_id, &opts.actor, opts.now, opts.as_of)?;
             id
         }
-    };
+    })
+}
+
+/// The rest of a recorded settlement's part of a batch, in the batch's transaction (its lines
+/// went in with its entries): the result, with the last batch.
+fn record_finish(
+    c: &mut Conn,
+    id: i64,
+    opts: &SettleOptions,
+    stage: Stage,
+    prior: &Accumulator,
+    out: &mut BatchOut,
+) -> Result<(), Error> {
     out.settlement = Some(id);
-    let mut rows = std::mem::take(&mut out.line_rows);
-    for r in &mut rows {
-        r.settlement_id = id;
-    }
-    insert_lines(c, &rows)?;
     if stage.last {
         let totals: Vec<(Currency, Decimal)> =
             prior.totals_with(&out.totals)?.into_values().collect();
@@ -618,6 +729,34 @@ struct BatchOut {
     breakdowns: Vec<BreakdownRow>,
 }
 
+/// Rows of a batch ready to be written, in the order they go in: the new breakdowns, the
+/// entries that name them, the lines that name the entries.
+#[derive(Default)]
+struct Chunk {
+    breakdowns: Vec<BreakdownRow>,
+    rows: Vec<EntryRow>,
+    line_rows: Vec<SettlementLineRow>,
+}
+
+/// Rows computed before they are handed to the writer.
+const CHUNK_ROWS: usize = 1_000;
+
+impl BatchOut {
+    fn take_chunk(&mut self) -> Chunk {
+        Chunk {
+            breakdowns: std::mem::take(&mut self.breakdowns),
+            rows: std::mem::take(&mut self.rows),
+            line_rows: std::mem::take(&mut self.line_rows),
+        }
+    }
+}
+
+fn write_chunk(c: &mut Conn, chunk: &Chunk) -> Result<(), Error> {
+    insert_breakdowns(c, &chunk.breakdowns)?;
+    insert_entries(c, &chunk.rows)?;
+    insert_lines(c, &chunk.line_rows)
+}
+
 /// What one batch reads under its transaction.
 struct BatchInput {
     customers: Vec<Customer>,
@@ -635,46 +774,79 @@ type Item<'p> = (usize, PeriodLabel, &'p PlanVersion);
 fn batch_body(
     c: &mut Conn,
     ids: &[String],
-    first: &str,
-    last: &str,
     work: &Work<'_>,
     opts: &SettleOptions,
+    settlement: Option<i64>,
     targets: &mut Targets,
 ) -> Result<BatchOut, Error> {
-    let input = load_batch(c, ids, first, last, work, &mut targets.plans)?;
+    let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+        return Ok(BatchOut::default());
+    };
+    // The plan cache is the batch's plans for the batch, and goes back after it.
+    let customers = batch_customers(c, ids, first, last)?;
+    let mut cache = std::mem::take(&mut targets.plans);
+    cached_plans(c, &mut cache, &mut targets.plan_versions, &customers)?;
+    let input = load_batch(c, customers, first, last, work, cache)?;
     let (items, range, settled_customers) = plan_items(&input, work, opts)?;
     let incidents = match range {
         Some(r) => load_overlapping(c, r, opts.as_of)?,
         None => Vec::new(),
     };
-    let next_id = if opts.dry_run { 0 } else { next_entry_id(c)? };
-    let mut out = settle_items(&input, &items, &incidents, opts, next_id, targets)?;
+    let first_ids = (if opts.dry_run { 0 } else { next_entry_id(c)? }, settlement);
+    let mut out = if opts.dry_run {
+        settle_items(
+            &input,
+            &items,
+            &incidents,
+            opts,
+            first_ids,
+            targets,
+            &mut |_| Ok(()),
+        )?
+    } else {
+        // Two cores: one computes the batch's rows while the other writes those computed so
+        // far, all in the batch's transaction (the connection stays on this thread).
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+        let (inp, its, incs, t) = (&input, &items, &incidents, &mut *targets);
+        std::thread::scope(|scope| {
+            let worker = scope.spawn(move || {
+                let mut send = |chunk: Chunk| {
+                    tx.send(chunk)
+                        .map_err(|_| Error::internal("the settlement's writer stopped"))
+                };
+                settle_items(inp, its, incs, opts, first_ids, t, &mut send)
+            });
+            let mut written = Ok(());
+            for chunk in &rx {
+                written = write_chunk(c, &chunk);
+                if written.is_err() {
+                    break;
+                }
+            }
+            drop(rx);
+            let computed = worker
+                .join()
+                .map_err(|_| Error::internal("the settlement's computation panicked"))?;
+            written?;
+            computed
+        })?
+    };
+    drop(items);
+    targets.plans = input.plans;
     out.customers = settled_customers;
-    if !opts.dry_run && !out.rows.is_empty() {
-        insert_breakdowns(c, &std::mem::take(&mut out.breakdowns))?;
-        insert_entries(c, &std::mem::take(&mut out.rows))?;
-    }
     Ok(out)
 }
 
-/// Reads the batch's customers, their plans, the booked sums and the incident.
+/// Reads the batch's customers, the booked sums and the incident; `plans` holds (at least)
+/// every plan of the batch's customers (see [`cached_plans`]).
 fn load_batch(
     c: &mut Conn,
-    ids: &[String],
+    customers: Vec<Customer>,
     first: &str,
     last: &str,
     work: &Work<'_>,
-    cache: &mut Plans,
+    plans: Plans,
 ) -> Result<BatchInput, Error> {
-    let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
-    let mut customers = load_customer_range(c, first, last)?;
-    customers.retain(|cu| wanted.contains(cu.id.as_str()));
-    let plan_ids: BTreeSet<&str> = customers
-        .iter()
-        .flat_map(|cu| cu.history.iter().map(|(_, p)| p.as_str()))
-        .collect();
-    let plans = cached_plans(c, cache, &plan_ids.into_iter().collect::<Vec<_>>())?;
-
     // Booked sla_credit entries of these customers: one range scan.
     let booked_rows: Vec<BookedRow> = ledger_entries::table
         .filter(ledger_entries::customer_id.between(first, last))
@@ -734,36 +906,48 @@ fn load_batch(
     })
 }
 
-/// The plans of a batch. Parsing a plan's policies costs more than the rest of a customer's
-/// settlement, so plans parsed in an earlier batch are kept and reused while their number
-/// of versions is unchanged (versions are only ever appended); the others are loaded.
-fn cached_plans(c: &mut Conn, cache: &mut Plans, ids: &[&str]) -> Result<Plans, Error> {
-    let mut counts: HashMap<String, i64> = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(10_000) {
-        let rows: Vec<(String, i64)> = plan_versions::table
-            .filter(plan_versions::plan_id.eq_any(chunk))
-            .group_by(plan_versions::plan_id)
-            .select((plan_versions::plan_id, diesel::dsl::count_star()))
-            .load(c)?;
-        counts.extend(rows);
+/// The batch's customers: those of `ids` in the range `[first, last]`.
+fn batch_customers(
+    c: &mut Conn,
+    ids: &[String],
+    first: &str,
+    last: &str,
+) -> Result<Vec<Customer>, Error> {
+    let mut customers = load_customer_range(c, first, last)?;
+    if customers.len() != ids.len() || customers.iter().zip(ids).any(|(cu, id)| cu.id != *id) {
+        let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        customers.retain(|cu| wanted.contains(cu.id.as_str()));
     }
-    let fresh = |p: &PlanInfo| {
-        counts
-            .get(p.id.as_str())
-            .is_some_and(|n| usize::try_from(*n).is_ok_and(|n| n == p.versions.len()))
-    };
-    let missing: Vec<&str> = ids
+    Ok(customers)
+}
+
+/// Makes `cache` hold every plan of the batch's customers. Parsing a plan's policies costs more
+/// than the rest of a customer's settlement, so plans parsed in an earlier batch are kept.
+/// Plan versions are only ever appended (the database refuses UPDATE and DELETE), so while
+/// their number is the one seen when the cache was filled, no cached plan has changed; when it
+/// differs (or the cache is past its bound) the cache starts afresh. Only the plans it lacks are
+/// loaded.
+fn cached_plans(
+    c: &mut Conn,
+    cache: &mut Plans,
+    seen: &mut Option<i64>,
+    customers: &[Customer],
+) -> Result<(), Error> {
+    let versions: i64 = plan_versions::table.count().get_result(c)?;
+    if *seen != Some(versions) || cache.len() > TARGETS_KEPT {
+        cache.clear();
+        *seen = Some(versions);
+    }
+    let missing: BTreeSet<&str> = customers
         .iter()
-        .copied()
-        .filter(|id| !cache.get(*id).is_some_and(fresh))
+        .flat_map(|cu| cu.history.iter().map(|(_, p)| p.as_str()))
+        .filter(|id| !cache.contains_key(*id))
         .collect();
     if !missing.is_empty() {
+        let missing: Vec<&str> = missing.into_iter().collect();
         cache.extend(load_plans_named(c, &missing)?);
     }
-    Ok(ids
-        .iter()
-        .filter_map(|id| cache.get(*id).map(|p| (p.id.clone(), p.clone())))
-        .collect())
+    Ok(())
 }
 
 /// The (customer, period) pairs to settle, with the policy version of each; the instant
@@ -850,12 +1034,12 @@ fn settle_items(
     items: &[Item<'_>],
     incidents: &[IncidentRecord],
     opts: &SettleOptions,
-    mut next_id: i64,
+    (mut next_id, settlement): (i64, Option<i64>),
     targets: &mut Targets,
+    flush: &mut dyn FnMut(Chunk) -> Result<(), Error>,
 ) -> Result<BatchOut, Error> {
     targets.begin_batch(incidents);
     let mut out = BatchOut::default();
-    let mut new_breakdowns: BTreeMap<String, String> = BTreeMap::new();
     let mut totals: BTreeMap<&'static str, (Currency, Decimal)> = BTreeMap::new();
     for (ci, label, version) in items {
         let cu = &input.customers[*ci];
@@ -906,11 +1090,19 @@ fn settle_items(
             if !opts.dry_run {
                 // The entry keeps the customer's own breakdown: the full engine at this
                 // customer's price, whose credit must equal the shared one.
-                let target = targets.full(&cx, &key, credit)?;
+                targets.full(&cx, &key, credit)?;
+                let target = targets
+                    .full
+                    .get(&key)
+                    .ok_or_else(|| Error::internal("target vanished"))?;
                 out.appended += 1;
-                new_breakdowns
-                    .entry(target.breakdown_sha256.clone())
-                    .or_insert_with(|| target.breakdown_json.clone());
+                // A breakdown this settlement has already sent is not sent again.
+                if targets.stored.insert(target.breakdown_sha256.clone()) {
+                    out.breakdowns.push(BreakdownRow {
+                        sha256: target.breakdown_sha256.clone(),
+                        body: target.breakdown_json.clone(),
+                    });
+                }
                 out.rows.push(entry_row(
                     next_id,
                     cu,
@@ -925,15 +1117,15 @@ fn settle_items(
             }
         }
         if opts.record && !opts.dry_run {
-            out.line_rows.push(line_row(
-                cu,
-                &label_text,
-                currency,
-                credit,
-                booked_sum,
-                delta,
-                line_entry.as_deref(),
-            )?);
+            let mut row = line_row(cu, &label_text, currency, credit, booked_sum, delta)?;
+            row.settlement_id = settlement.unwrap_or(0);
+            row.entry_id = line_entry
+                .as_deref()
+                .and_then(crate::domain::ids::parse_entry_id);
+            out.line_rows.push(row);
+        }
+        if out.rows.len() >= CHUNK_ROWS || out.line_rows.len() >= CHUNK_ROWS {
+            flush(out.take_chunk())?;
         }
         let after = opts
             .lines_after
@@ -952,16 +1144,13 @@ fn settle_items(
             });
         }
     }
+    flush(out.take_chunk())?;
     out.periods = items.len();
     out.totals = totals.into_values().collect();
-    out.breakdowns = new_breakdowns
-        .into_iter()
-        .map(|(sha256, body)| BreakdownRow { sha256, body })
-        .collect();
     Ok(out)
 }
 
-/// The recorded line of one (customer, period); its settlement id is set when written.
+/// The recorded line of one (customer, period); its settlement and entry are set by the caller.
 fn line_row(
     cu: &Customer,
     label_text: &str,
@@ -969,7 +1158,6 @@ fn line_row(
     credit: Decimal,
     booked_sum: Decimal,
     delta: Option<Decimal>,
-    entry: Option<&str>,
 ) -> Result<SettlementLineRow, Error> {
     let mu = currency.minor_units();
     let minor = |a: Decimal| {
@@ -989,7 +1177,7 @@ fn line_row(
         target_minor: minor(credit)?,
         booked_minor: minor(booked_sum)?,
         delta_minor: minor(delta.unwrap_or(Decimal::ZERO))?,
-        entry_id: entry.and_then(crate::domain::ids::parse_entry_id),
+        entry_id: None,
     })
 }
 

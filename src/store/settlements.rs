@@ -63,6 +63,7 @@ pub struct SettlementTotalRow {
 /// One (customer, period) of a settlement.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = settlement_lines, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(treat_none_as_default_value = false)]
 pub struct SettlementLineRow {
     pub settlement_id: i64,
     pub customer_id: String,
@@ -75,8 +76,9 @@ pub struct SettlementLineRow {
     pub entry_id: Option<i64>,
 }
 
-/// Lines per multi-row INSERT: 9 columns × 3,000 rows stays under SQLite's 32,766 variables.
-const LINE_INSERT_CHUNK: usize = 3_000;
+/// Lines per multi-row INSERT: a fixed number, so the statement is prepared once and cached
+/// (see `entries::ENTRY_INSERT_CHUNK`).
+const LINE_INSERT_CHUNK: usize = 128;
 
 /// The next free settlement id; only meaningful inside a write transaction.
 pub fn next_settlement_id(conn: &mut Conn) -> Result<i64, Error> {
@@ -111,9 +113,18 @@ pub fn insert_settlement(
 
 /// Appends lines, many per statement.
 pub fn insert_lines(conn: &mut Conn, rows: &[SettlementLineRow]) -> Result<(), Error> {
-    for chunk in rows.chunks(LINE_INSERT_CHUNK) {
+    let mut chunks = rows.chunks_exact(LINE_INSERT_CHUNK);
+    for chunk in &mut chunks {
+        let chunk: &[SettlementLineRow; LINE_INSERT_CHUNK] = chunk
+            .try_into()
+            .map_err(|e| Error::internal_from("line chunk", e))?;
         diesel::insert_into(settlement_lines::table)
             .values(chunk)
+            .execute(conn)?;
+    }
+    for row in chunks.remainder() {
+        diesel::insert_into(settlement_lines::table)
+            .values(row)
             .execute(conn)?;
     }
     Ok(())

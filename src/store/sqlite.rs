@@ -14,7 +14,7 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, RunQueryDsl};
+use diesel::{Connection, OptionalExtension, QueryableByName, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::wire::Error;
@@ -280,4 +280,32 @@ impl From<diesel::result::Error> for Error {
         }
         Error::internal_from("database", e)
     }
+}
+
+/// SQLite's page cache while a settlement runs, in KiB. The default (2 MiB) is smaller than
+/// the pages one batch touches (the ledger's table and four indexes, the lines, the
+/// customers), so every batch read them again from the file.
+pub const SETTLE_PAGE_CACHE_KIB: i64 = 24 * 1024;
+
+#[derive(QueryableByName)]
+struct CacheSize {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    cache_size: i64,
+}
+
+/// Runs `f` (a settlement) with [`SETTLE_PAGE_CACHE_KIB`] of page cache, then gives the
+/// connection its own back.
+pub fn with_page_cache<T>(
+    conn: &mut Conn,
+    f: impl FnOnce(&mut Conn) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let before: Option<CacheSize> = diesel::sql_query("PRAGMA cache_size")
+        .get_result(conn)
+        .optional()?;
+    diesel::sql_query(format!("PRAGMA cache_size = -{SETTLE_PAGE_CACHE_KIB}")).execute(conn)?;
+    let out = f(conn);
+    if let Some(b) = before {
+        diesel::sql_query(format!("PRAGMA cache_size = {}", b.cache_size)).execute(conn)?;
+    }
+    out
 }

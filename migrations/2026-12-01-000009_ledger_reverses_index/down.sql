@@ -1,0 +1,1 @@
+CREATE INDEX ledger_entries_reverses ON ledger_entries (reverses);
