@@ -633,7 +633,9 @@ fn the_irregular_months_of_the_sweep_tile() {
             .position(|z| z.name() == name)
             .expect("zone")
     };
-    let probes: Vec<u64> = (0..64u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+    let probes: Vec<u64> = (0..64u64)
+        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .collect();
     for (zone, year, month) in [
         ("America/St_Johns", 2009, 11),
         ("America/St_Johns", 1990, 11),

@@ -25,7 +25,7 @@ use super::sqlite::{is_unique_violation, write_tx, Conn};
 use super::{incidents, plans as plan_store};
 
 /// Customers per chunk: each chunk is one JSON array bound once to each of two INSERTs.
-const CUSTOMER_CHUNK: usize = 10_000;
+pub const CUSTOMER_CHUNK: usize = 10_000;
 
 /// A chunk of customers, `[[id, name, email, timezone, plan_since, plan_id], …]` bound as
 /// one JSON text: SQLite walks it with `jsonb_each` (each element stays in SQLite's binary form), so a chunk costs two statement runs and

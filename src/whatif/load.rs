@@ -24,9 +24,9 @@ use crate::wire::imports::{CheckedRow, ImportKind, RowError, RowErrors, RowItem}
 use crate::wire::plans::NewPlan;
 use crate::wire::Error;
 
-/// Customers an import stores per multi-row INSERT: duplicate ids are found (and reported)
-/// when such a chunk is flushed, so the order of errors follows it.
-const CUSTOMER_CHUNK: usize = 500;
+// Customers an import stores per chunk: duplicate ids are found (and reported) when such a
+// chunk is flushed, so the order of errors follows it; the what-if flushes as an import does.
+use crate::store::imports::CUSTOMER_CHUNK;
 
 /// A plan of the plans file.
 #[derive(Debug, Clone)]
