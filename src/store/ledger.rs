@@ -197,8 +197,9 @@ type PageRow = (
 
 /// One page of a customer's entries (newest first, older than the cursor entry, at most
 /// `limit`) with their views, read in one statement: the entries joined with their
-/// reference, export link, breakdown, reversal, settlement line and plan version (each at
-/// most one per entry by the schema's keys) instead of a query per table, and stepped lazily
+/// reference, export link, breakdown, reversal, settlement line and plan version instead of
+/// a query per table (all but the settlement line are unique per entry by the schema's keys;
+/// should an entry ever meet two rows, its first row counts), and stepped lazily
 /// without a SQL `LIMIT` (see [`customer_entries_page`]). Breakdowns and policies are parsed
 /// once per page for each distinct one. The views are those [`entry_views`] gives.
 pub fn customer_page(
