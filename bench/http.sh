@@ -50,10 +50,12 @@ run() { # name, url, [script]
   echo "| $1 | $rps | $p99 | ${non2xx:-0} |"
   echo "$rps" >"$work/$1.rps"
 }
+echo "load average before: $(cut -d" " -f1-3 /proc/loadavg)"
 echo "| endpoint | requests/s | p99 | non-2xx |"
 echo "|---|---|---|---|"
 run healthz http://127.0.0.1:18765/healthz
 run quote http://127.0.0.1:18765/v1/quote "$work/quote.lua"
 run lookup http://127.0.0.1:18765/ "$work/lookup.lua"
 h=$(cat "$work/healthz.rps"); q=$(cat "$work/quote.rps"); l=$(cat "$work/lookup.rps")
+echo "load average after: $(cut -d" " -f1-3 /proc/loadavg)"
 python3 -c "print(f'quote = {float($q)/float($h):.0%} of healthz; lookup = {float($l)/float($h):.0%} of healthz')"

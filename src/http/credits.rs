@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{entry_id, parse_entry_id};
 use crate::store::convert::to_minor;
+use crate::store::sqlite::read_tx;
 use crate::store::{customers, ledger};
 use crate::wire::credits::{Balance, EntryView, GoodwillInput, LedgerFilter, ReversalInput};
 use crate::wire::customers::CustomerView;
@@ -48,24 +49,27 @@ pub async fn get_customer_credits(
     )?;
     let before = entry_key(page.after.as_deref())?;
     let limit = page.limit;
+    // One read transaction: the customer, the page and the balances come from one snapshot.
     let (customer, balances, views) = read(&state, move |c| {
-        let cu = customers::load_customer(c, &id)?
-            .ok_or_else(|| Error::not_found("customer", id.as_str()))?;
-        let entries = ledger::customer_entries_page(c, &id, before, limit + 1)?;
-        let views = ledger::entry_views(c, &entries)?;
-        // A first page that holds every entry gives the balances without a second read.
-        let balances = if before.is_none() && entries.len() <= limit {
-            let exported: std::collections::HashSet<i64> = entries
-                .iter()
-                .zip(&views)
-                .filter(|(_, v)| v.export_id.is_some())
-                .map(|(e, _)| e.id)
-                .collect();
-            ledger::balances_with(&entries, &exported)?
-        } else {
-            ledger::customer_balances(c, &id)?
-        };
-        Ok((cu, balances, views))
+        read_tx(c, |c| {
+            let cu = customers::load_customer(c, &id)?
+                .ok_or_else(|| Error::not_found("customer", id.as_str()))?;
+            // One row more than the page tells whether there is a next page.
+            let (entries, views) = ledger::customer_page(c, &id, before, limit + 1)?;
+            // A first page that holds every entry gives the balances without a second read.
+            let balances = if before.is_none() && entries.len() <= limit {
+                let exported: std::collections::HashSet<i64> = entries
+                    .iter()
+                    .zip(&views)
+                    .filter(|(_, v)| v.export_id.is_some())
+                    .map(|(e, _)| e.id)
+                    .collect();
+                ledger::balances_with(&entries, &exported)?
+            } else {
+                ledger::customer_balances(c, &id)?
+            };
+            Ok((cu, balances, views))
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(SupportView {

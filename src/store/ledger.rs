@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use diesel::connection::DefaultLoadingMode;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -28,7 +29,10 @@ use super::entries::{insert_entries, next_entry_id};
 use super::exports::batches_of;
 use super::models::{BreakdownRow, EntryRow};
 use super::plans::load_plans;
-use super::schema::{credit_breakdowns, entry_references, ledger_entries, plan_versions};
+use super::schema::{
+    credit_breakdowns, entry_references, export_entries, ledger_entries, plan_versions,
+    settlement_lines,
+};
 use super::sqlite::{write_tx, Conn};
 
 /// A ledger entry, read back.
@@ -92,15 +96,26 @@ impl TryFrom<EntryRow> for Entry {
 /// Balances per currency, summed in Rust with exact decimals (checked: an overflow is an
 /// error, never a wrong figure). Entries in `exported` count as exported.
 pub fn balances_with(entries: &[Entry], exported: &HashSet<i64>) -> Result<Vec<Balance>, Error> {
+    sum_balances(
+        entries
+            .iter()
+            .map(|e| (e.currency, e.amount, exported.contains(&e.id))),
+    )
+}
+
+/// Balances per currency of (currency, amount, exported) items.
+fn sum_balances(
+    items: impl Iterator<Item = (Currency, Decimal, bool)>,
+) -> Result<Vec<Balance>, Error> {
     type Sums = (Currency, Vec<Decimal>, Vec<Decimal>);
     let mut by_currency: BTreeMap<&'static str, Sums> = BTreeMap::new();
-    for e in entries {
+    for (currency, amount, exported) in items {
         let slot = by_currency
-            .entry(e.currency.code())
-            .or_insert_with(|| (e.currency, Vec::new(), Vec::new()));
-        slot.1.push(e.amount);
-        if exported.contains(&e.id) {
-            slot.2.push(e.amount);
+            .entry(currency.code())
+            .or_insert_with(|| (currency, Vec::new(), Vec::new()));
+        slot.1.push(amount);
+        if exported {
+            slot.2.push(amount);
         }
     }
     by_currency
@@ -144,28 +159,165 @@ pub fn entries_for_customer(conn: &mut Conn, customer_id: &str) -> Result<Vec<En
 }
 
 /// One page of a customer's entries, newest first, older than the cursor entry.
+///
+/// No SQL `LIMIT`: SQLite re-prepares a statement whose LIMIT is a bound parameter each time
+/// it is bound, so the rows are stepped lazily (newest first along
+/// `ledger_entries_customer_id`) and the statement stops after `limit` of them; it stays
+/// prepared in diesel's statement cache.
 pub fn customer_entries_page(
     conn: &mut Conn,
     customer_id: &str,
     before: Option<i64>,
     limit: usize,
 ) -> Result<Vec<Entry>, Error> {
-    let mut q = ledger_entries::table
+    let rows = ledger_entries::table
         .filter(ledger_entries::customer_id.eq(customer_id))
+        .filter(ledger_entries::id.lt(before.unwrap_or(i64::MAX)))
         .order(ledger_entries::id.desc())
-        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-        .into_boxed();
-    if let Some(b) = before {
-        q = q.filter(ledger_entries::id.lt(b));
+        .select(EntryRow::as_select())
+        .load_iter::<EntryRow, DefaultLoadingMode>(conn)?;
+    let mut out = Vec::with_capacity(limit.min(512));
+    for row in rows.take(limit) {
+        out.push(Entry::try_from(row?)?);
     }
-    let rows: Vec<EntryRow> = q.select(EntryRow::as_select()).load(conn)?;
-    rows.into_iter().map(Entry::try_from).collect()
+    Ok(out)
 }
 
-/// A customer's balances per currency, from every entry's amount (summed in Rust).
+/// A row of [`customer_page`]: the entry and what its view joins in (reference, export batch,
+/// breakdown body, reversing entry, settlement, policy as applied).
+type PageRow = (
+    EntryRow,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+/// One page of a customer's entries (newest first, older than the cursor entry, at most
+/// `limit`) with their views, read in one statement: the entries joined with their
+/// reference, export link, breakdown, reversal, settlement line and plan version instead of
+/// a query per table (all but the settlement line are unique per entry by the schema's keys;
+/// should an entry ever meet two rows, its first row counts), and stepped lazily
+/// without a SQL `LIMIT` (see [`customer_entries_page`]). Breakdowns and policies are parsed
+/// once per page for each distinct one. The views are those [`entry_views`] gives.
+pub fn customer_page(
+    conn: &mut Conn,
+    customer_id: &str,
+    before: Option<i64>,
+    limit: usize,
+) -> Result<(Vec<Entry>, Vec<EntryView>), Error> {
+    let reversals = diesel::alias!(ledger_entries as reversals);
+    let rows = ledger_entries::table
+        .left_join(entry_references::table)
+        .left_join(export_entries::table)
+        .left_join(credit_breakdowns::table)
+        .left_join(
+            reversals.on(reversals
+                .field(ledger_entries::reverses)
+                .eq(ledger_entries::id.nullable())),
+        )
+        .left_join(
+            settlement_lines::table
+                .on(settlement_lines::entry_id.eq(ledger_entries::id.nullable())),
+        )
+        .left_join(
+            plan_versions::table.on(plan_versions::plan_id
+                .nullable()
+                .eq(ledger_entries::plan_id)
+                .and(
+                    plan_versions::version
+                        .nullable()
+                        .eq(ledger_entries::policy_version),
+                )),
+        )
+        .filter(ledger_entries::customer_id.eq(customer_id))
+        .filter(ledger_entries::id.lt(before.unwrap_or(i64::MAX)))
+        .order(ledger_entries::id.desc())
+        .select((
+            EntryRow::as_select(),
+            entry_references::reference.nullable(),
+            export_entries::export_id.nullable(),
+            credit_breakdowns::body.nullable(),
+            reversals.field(ledger_entries::id).nullable(),
+            settlement_lines::settlement_id.nullable(),
+            plan_versions::policy.nullable(),
+        ))
+        .load_iter::<PageRow, DefaultLoadingMode>(conn)?;
+    let mut entries: Vec<Entry> = Vec::with_capacity(limit.min(512));
+    let mut views = Vec::with_capacity(limit.min(512));
+    let mut bodies: HashMap<String, Value> = HashMap::new();
+    let mut policies: HashMap<(String, i64), Value> = HashMap::new();
+    for row in rows {
+        let (row, reference, export_id, body, reversed_by, settlement_id, policy) = row?;
+        // Rows of one entry are adjacent (ordered by id); the first one counts.
+        if entries.last().is_some_and(|e| e.id == row.id) {
+            continue;
+        }
+        if entries.len() == limit {
+            break;
+        }
+        let entry = Entry::try_from(row)?;
+        let breakdown = match (&entry.breakdown_sha256, body) {
+            (Some(sha), Some(text)) => parsed_once(&mut bodies, sha.clone(), &text)?,
+            _ => Value::Null,
+        };
+        let policy = match (&entry.plan_id, entry.policy_version, policy) {
+            (Some(p), Some(v), Some(text)) => parsed_once(&mut policies, (p.clone(), v), &text)?,
+            _ => Value::Null,
+        };
+        let joined = Joined {
+            reference,
+            export_id,
+            reversed_by,
+            settlement_id,
+            breakdown,
+            policy,
+        };
+        views.push(view_of(&entry, joined));
+        entries.push(entry);
+    }
+    Ok((entries, views))
+}
+
+/// A JSON text, parsed once per key.
+fn parsed_once<K: std::hash::Hash + Eq>(
+    seen: &mut HashMap<K, Value>,
+    key: K,
+    text: &str,
+) -> Result<Value, Error> {
+    if let Some(v) = seen.get(&key) {
+        return Ok(v.clone());
+    }
+    let v: Value = serde_json::from_str(text).map_err(|e| Error::internal(e.to_string()))?;
+    seen.insert(key, v.clone());
+    Ok(v)
+}
+
+/// A customer's balances per currency, from every entry's amount (summed in Rust): one
+/// statement reading only the amounts and their export links.
 pub fn customer_balances(conn: &mut Conn, customer_id: &str) -> Result<Vec<Balance>, Error> {
-    let entries = entries_for_customer(conn, customer_id)?;
-    balances_in(conn, &entries)
+    let rows: Vec<(i64, String, i64, Option<i64>)> = ledger_entries::table
+        .left_join(export_entries::table)
+        .filter(ledger_entries::customer_id.eq(customer_id))
+        .select((
+            ledger_entries::amount_minor,
+            ledger_entries::currency,
+            ledger_entries::minor_units,
+            export_entries::export_id.nullable(),
+        ))
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(|(minor, code, units, export)| {
+            let bad = |m: String| Error::internal(format!("ledger entry of {customer_id}: {m}"));
+            let currency = Currency::parse(&code).map_err(bad)?;
+            let units = u32::try_from(units).map_err(|e| bad(e.to_string()))?;
+            Ok((currency, from_minor(minor, units), export.is_some()))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    sum_balances(items.into_iter())
 }
 
 /// One page of the ledger in commit order (ascending id), after the cursor entry.
@@ -274,46 +426,68 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
     }
     Ok(entries
         .iter()
-        .map(|e| EntryView {
-            id: entry_id(e.id),
-            kind: e.kind.as_str().to_string(),
-            customer_id: e.customer_id.clone(),
-            period: e.period.clone(),
-            amount: e.currency.format(e.amount),
-            currency: e.currency.code().to_string(),
-            incident_ids: e.incident_ids.clone(),
-            reason: e.reason.clone(),
-            reference: references.get(&e.id).cloned(),
-            created_at: format_utc(e.created_at),
-            created_by: e.created_by.clone(),
-            reverses: e.reverses.map(entry_id),
-            reversed_by: reversed_by.get(&e.id).copied().map(entry_id),
-            settlement_id: settled_by
-                .get(&e.id)
-                .copied()
-                .map(crate::wire::credits::settlement_id),
-            export_id: batches.get(&e.id).copied().map(export_id),
-            plan_id: e.plan_id.clone(),
-            policy_version: e.policy_version,
-            rounding: e.rounding.clone(),
-            explanation: e.explanation.clone(),
-            breakdown: e
-                .breakdown_sha256
-                .as_ref()
-                .and_then(|s| bodies.get(s).cloned())
-                .unwrap_or(Value::Null),
-            policy: match (&e.plan_id, e.policy_version) {
-                (Some(p), Some(v)) => policies
-                    .get(&(p.clone(), v))
-                    .cloned()
+        .map(|e| {
+            let joined = Joined {
+                reference: references.get(&e.id).cloned(),
+                export_id: batches.get(&e.id).copied(),
+                reversed_by: reversed_by.get(&e.id).copied(),
+                settlement_id: settled_by.get(&e.id).copied(),
+                breakdown: e
+                    .breakdown_sha256
+                    .as_ref()
+                    .and_then(|s| bodies.get(s).cloned())
                     .unwrap_or(Value::Null),
-                _ => Value::Null,
-            },
-            as_of: e.as_of.map(format_utc),
-            tzdb_version: e.tzdb_version.clone(),
-            engine_version: e.engine_version.clone(),
+                policy: match (&e.plan_id, e.policy_version) {
+                    (Some(p), Some(v)) => policies
+                        .get(&(p.clone(), v))
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                    _ => Value::Null,
+                },
+            };
+            view_of(e, joined)
         })
         .collect())
+}
+
+/// What an entry's view takes from other tables.
+struct Joined {
+    reference: Option<String>,
+    export_id: Option<i64>,
+    reversed_by: Option<i64>,
+    settlement_id: Option<i64>,
+    breakdown: Value,
+    policy: Value,
+}
+
+/// The view of one entry.
+fn view_of(e: &Entry, j: Joined) -> EntryView {
+    EntryView {
+        id: entry_id(e.id),
+        kind: e.kind.as_str().to_string(),
+        customer_id: e.customer_id.clone(),
+        period: e.period.clone(),
+        amount: e.currency.format(e.amount),
+        currency: e.currency.code().to_string(),
+        incident_ids: e.incident_ids.clone(),
+        reason: e.reason.clone(),
+        reference: j.reference,
+        created_at: format_utc(e.created_at),
+        created_by: e.created_by.clone(),
+        reverses: e.reverses.map(entry_id),
+        reversed_by: j.reversed_by.map(entry_id),
+        settlement_id: j.settlement_id.map(crate::wire::credits::settlement_id),
+        export_id: j.export_id.map(export_id),
+        plan_id: e.plan_id.clone(),
+        policy_version: e.policy_version,
+        rounding: e.rounding.clone(),
+        explanation: e.explanation.clone(),
+        breakdown: j.breakdown,
+        policy: j.policy,
+        as_of: e.as_of.map(format_utc),
+        tzdb_version: e.tzdb_version.clone(),
+        engine_version: e.engine_version.clone(),
+    }
 }
 
 /// Appends a goodwill entry. It is outside the settlement sum: it never shrinks a contractual
