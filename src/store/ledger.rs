@@ -30,7 +30,7 @@ use super::exports::batches_of;
 use super::models::{BreakdownRow, EntryRow};
 use super::plans::load_plans;
 use super::schema::{
-    credit_breakdowns, entry_references, export_entries, ledger_entries, plan_versions,
+    credit_breakdowns, entry_references, export_ranges, ledger_entries, plan_versions,
     settlement_lines,
 };
 use super::sqlite::{write_tx, Conn};
@@ -211,7 +211,11 @@ pub fn customer_page(
     let reversals = diesel::alias!(ledger_entries as reversals);
     let rows = ledger_entries::table
         .left_join(entry_references::table)
-        .left_join(export_entries::table)
+        .left_join(
+            export_ranges::table.on(ledger_entries::id
+                .gt(export_ranges::after_entry_id)
+                .and(ledger_entries::id.le(export_ranges::last_entry_id))),
+        )
         .left_join(credit_breakdowns::table)
         .left_join(
             reversals.on(reversals
@@ -238,7 +242,7 @@ pub fn customer_page(
         .select((
             EntryRow::as_select(),
             entry_references::reference.nullable(),
-            export_entries::export_id.nullable(),
+            export_ranges::export_id.nullable(),
             credit_breakdowns::body.nullable(),
             reversals.field(ledger_entries::id).nullable(),
             settlement_lines::settlement_id.nullable(),
@@ -299,13 +303,17 @@ fn parsed_once<K: std::hash::Hash + Eq>(
 /// statement reading only the amounts and their export links.
 pub fn customer_balances(conn: &mut Conn, customer_id: &str) -> Result<Vec<Balance>, Error> {
     let rows: Vec<(i64, String, i64, Option<i64>)> = ledger_entries::table
-        .left_join(export_entries::table)
+        .left_join(
+            export_ranges::table.on(ledger_entries::id
+                .gt(export_ranges::after_entry_id)
+                .and(ledger_entries::id.le(export_ranges::last_entry_id))),
+        )
         .filter(ledger_entries::customer_id.eq(customer_id))
         .select((
             ledger_entries::amount_minor,
             ledger_entries::currency,
             ledger_entries::minor_units,
-            export_entries::export_id.nullable(),
+            export_ranges::export_id.nullable(),
         ))
         .load(conn)?;
     let items = rows
