@@ -157,16 +157,35 @@ struct Shared<'a> {
 }
 
 /// The rows and totals of one chunk of customers (indices in id order).
-fn chunk_rows(s: &Shared<'_>, chunk: &[u32]) -> Result<(Vec<u8>, Stats), Error> {
-    let mut out = Vec::with_capacity(chunk.len() * 400);
+fn chunk_rows(
+    s: &Shared<'_>,
+    chunk: &[(u128, u32)],
+    spare: &Spare,
+) -> Result<(Vec<u8>, Stats), Error> {
+    let mut out = spare.take(chunk.len() * 400);
     let mut stats = Stats::new();
-    for &c in chunk {
-        let (Some(rec), Some(&variant)) = (
-            s.book.customers.recs.get(c as usize),
-            s.variant_of.get(c as usize),
-        ) else {
-            continue;
-        };
+    // Gather first: in id order the chunk's customers are scattered over the tables (the
+    // file's order is not the id order), and this short loop keeps many of those memory
+    // reads in flight at once, where the rendering loop below would wait for each in turn.
+    let mut ids = String::with_capacity(chunk.len() * 16);
+    let mut gathered = Vec::with_capacity(chunk.len());
+    for &(prefix, c) in chunk {
+        let c = c as usize;
+        if let (Some(rec), Some(&variant)) = (s.book.customers.recs.get(c), s.variant_of.get(c)) {
+            let bytes = prefix.to_be_bytes();
+            match bytes.iter().position(|&b| b == 0) {
+                // A short id is whole in its prefix: no read of the id arena.
+                Some(len) => ids.push_str(std::str::from_utf8(&bytes[..len]).unwrap_or_default()),
+                None => ids.push_str(s.book.customers.id(c)),
+            }
+            gathered.push((*rec, variant, ids.len()));
+        }
+    }
+    let mut id_start = 0;
+    for (rec, variant, id_end) in gathered {
+        let id = ids.get(id_start..id_end).unwrap_or_default();
+        id_start = id_end;
+        let rec = &rec;
         let (Some(&(profile, _)), Some(pieces)) = (
             s.variant_profile.get(variant as usize),
             s.pieces.get(variant as usize),
@@ -184,7 +203,6 @@ fn chunk_rows(s: &Shared<'_>, chunk: &[u32]) -> Result<(Vec<u8>, Stats), Error> 
         };
         let version = plan.version();
         let price = version.plan.price;
-        let id = s.book.customers.id(c as usize);
         let mut agg = Agg {
             customers: 1,
             ..Agg::default()
@@ -212,6 +230,30 @@ fn chunk_rows(s: &Shared<'_>, chunk: &[u32]) -> Result<(Vec<u8>, Stats), Error> 
             .ok_or_else(|| Error::invalid("plans.price", "the credit total overflows"))?;
     }
     Ok((out, stats))
+}
+
+/// Chunk buffers the writer has emptied, handed back to the workers: the rows of a million
+/// customers are written through a few dozen buffers instead of a fresh allocation (and its
+/// page faults) for every chunk.
+#[derive(Default)]
+struct Spare(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl Spare {
+    fn take(&self, capacity: usize) -> Vec<u8> {
+        let reused = self.0.lock().ok().and_then(|mut v| v.pop());
+        let mut buf = reused.unwrap_or_default();
+        buf.clear();
+        buf.reserve(capacity);
+        buf
+    }
+
+    fn give(&self, buf: Vec<u8>) {
+        if let Ok(mut v) = self.0.lock() {
+            if v.len() < 64 {
+                v.push(buf);
+            }
+        }
+    }
 }
 
 /// Where rows go: a temporary file renamed over `--out` once complete, or stdout.
@@ -281,8 +323,10 @@ impl Sink {
     }
 }
 
-/// Customer indices in bytewise id order: by a 16-byte prefix first, whole ids where it ties.
-fn id_order(book: &Book) -> Vec<u32> {
+/// Customers in bytewise id order, each with the first 16 bytes of its id (big-endian,
+/// zero-padded): ordering by them, then by the whole id where they tie, is the bytewise order
+/// of ids; an id shorter than 16 bytes is whole in its prefix (ids hold no NUL byte).
+fn id_order(book: &Book) -> Vec<(u128, u32)> {
     let c = &book.customers;
     let mut keys: Vec<(u128, u32)> = (0..c.len())
         .map(|i| (c.prefix(i), u32::try_from(i).unwrap_or(u32::MAX)))
@@ -291,24 +335,30 @@ fn id_order(book: &Book) -> Vec<u32> {
         a.0.cmp(&b.0)
             .then_with(|| c.id(a.1 as usize).cmp(c.id(b.1 as usize)))
     });
-    keys.into_iter().map(|(_, i)| i).collect()
+    keys
 }
 
 /// Computes and writes every row; then the summary.
 fn run(book: &Book, opts: &Options, bar: &indicatif::ProgressBar) -> Result<(), Error> {
     bar.set_message("grouping");
-    let mut groups = Groups::new(book);
-    let n = book.customers.len();
-    let mut variant_of = Vec::with_capacity(n);
-    for c in 0..n {
-        variant_of.push(groups.assign(book, u32::try_from(c).unwrap_or(u32::MAX)));
-    }
+    // Sorting by id (itself parallel) overlaps with grouping, which is one pass.
+    let (order, (groups, variant_of)) = rayon::join(
+        || id_order(book),
+        || {
+            let mut groups = Groups::new(book);
+            let n = book.customers.len();
+            let mut variant_of = Vec::with_capacity(n);
+            for c in 0..n {
+                variant_of.push(groups.assign(book, u32::try_from(c).unwrap_or(u32::MAX)));
+            }
+            (groups, variant_of)
+        },
+    );
     let plans = group::plans_table(book);
     bar.set_message("computing");
     let profiles = group::compute_profiles(book, &groups, &plans, opts.as_of)?;
     let variants = group::compute_variants(book, &groups, &profiles, &plans, opts.as_of)?;
     let pieces = pieces(book, &groups, &variants);
-    let order = id_order(book);
     let shared = Shared {
         book,
         variant_of: &variant_of,
@@ -334,7 +384,7 @@ fn run(book: &Book, opts: &Options, bar: &indicatif::ProgressBar) -> Result<(), 
 
 fn write_rows(
     s: &Shared<'_>,
-    order: &[u32],
+    order: &[(u128, u32)],
     sink: &mut Sink,
     bar: &indicatif::ProgressBar,
 ) -> Result<Stats, Error> {
@@ -346,11 +396,14 @@ fn write_rows(
     let overflow = || Error::invalid("plans.price", "the credit total overflows");
     // Writing runs on its own thread while the next window of chunks is computed.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(2);
+    let spare = Spare::default();
     std::thread::scope(|scope| {
+        let spare = &spare;
         let writer = scope.spawn(move || -> Result<(), Error> {
             for group in rx {
                 for bytes in group {
                     sink.write(&bytes)?;
+                    spare.give(bytes);
                 }
             }
             Ok(())
@@ -358,8 +411,10 @@ fn write_rows(
         let computed = (|| -> Result<Stats, Error> {
             let mut stats = Stats::new();
             for part in order.chunks(window) {
-                let done: Vec<Result<(Vec<u8>, Stats), Error>> =
-                    part.par_chunks(CHUNK).map(|c| chunk_rows(s, c)).collect();
+                let done: Vec<Result<(Vec<u8>, Stats), Error>> = part
+                    .par_chunks(CHUNK)
+                    .map(|c| chunk_rows(s, c, spare))
+                    .collect();
                 let mut group = Vec::with_capacity(done.len());
                 for r in done {
                     let (bytes, chunk_stats) = r?;
