@@ -93,6 +93,32 @@ impl Hasher for PassThrough {
 
 type HashIndex = HashMap<u64, u32, std::hash::BuildHasherDefault<PassThrough>>;
 
+/// FNV-1a for the small tables looked up once per customer row (plans by id, zones): keys
+/// come from the files, but these tables hold only what the plans file and the zone database
+/// define, so a keyed hash buys nothing here.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FnvHasher(u64);
+
+impl Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+pub type Fnv = std::hash::BuildHasherDefault<FnvHasher>;
+
 impl Customers {
     pub fn len(&self) -> usize {
         self.recs.len()
@@ -158,7 +184,7 @@ impl Customers {
 #[derive(Debug, Default)]
 pub struct Book {
     pub plans: Vec<PlanRec>,
-    pub plan_index: HashMap<String, u32>,
+    pub plan_index: HashMap<String, u32, Fnv>,
     pub zones: Vec<Tz>,
     pub customers: Customers,
     pub incidents: Vec<IncidentRecord>,
@@ -302,7 +328,7 @@ fn flush(pending: &mut Vec<(u64, String, CustRec)>, book: &mut Book, errors: &mu
     }
 }
 
-fn zone_index(book: &mut Book, zones: &mut HashMap<Tz, u16>, tz: Tz) -> u16 {
+fn zone_index(book: &mut Book, zones: &mut HashMap<Tz, u16, Fnv>, tz: Tz) -> u16 {
     *zones.entry(tz).or_insert_with(|| {
         book.zones.push(tz);
         u16::try_from(book.zones.len() - 1).unwrap_or(u16::MAX)
@@ -314,7 +340,7 @@ fn load_customers(
     book: &mut Book,
     bar: &indicatif::ProgressBar,
 ) -> Result<(), Error> {
-    let mut zones: HashMap<Tz, u16> = HashMap::new();
+    let mut zones: HashMap<Tz, u16, Fnv> = HashMap::default();
     let mut pending: Vec<(u64, String, CustRec)> = Vec::with_capacity(CUSTOMER_CHUNK);
     let mut tail = RowErrors::default();
     let r = read_file(
