@@ -805,16 +805,28 @@ fn batch_body(
         )?
     } else {
         // Two cores: one computes the batch's rows while the other writes those computed so
-        // far, all in the batch's transaction (the connection stays on this thread).
+        // far, all in the batch's transaction (the connection stays on this thread). The
+        // writer is the busier: written chunks go back to the computing thread to be freed
+        // there (their memory is that thread's, and freeing thousands of strings is not free).
         let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+        let (back, freed) = std::sync::mpsc::channel::<Chunk>();
         let (inp, its, incs, t) = (&input, &items, &incidents, &mut *targets);
         std::thread::scope(|scope| {
             let worker = scope.spawn(move || {
                 let mut send = |chunk: Chunk| {
+                    while let Ok(done) = freed.try_recv() {
+                        drop(done);
+                    }
                     tx.send(chunk)
                         .map_err(|_| Error::internal("the settlement's writer stopped"))
                 };
-                settle_items(inp, its, incs, opts, first_ids, t, &mut send)
+                let out = settle_items(inp, its, incs, opts, first_ids, t, &mut send);
+                drop(tx);
+                // The writer stops once `tx` is gone, and then lets go of `back`.
+                for done in &freed {
+                    drop(done);
+                }
+                out
             });
             let mut written = Ok(());
             for chunk in &rx {
@@ -822,8 +834,11 @@ fn batch_body(
                 if written.is_err() {
                     break;
                 }
+                // If the computing thread has stopped, the chunk is freed here.
+                let _ = back.send(chunk);
             }
             drop(rx);
+            drop(back);
             let computed = worker
                 .join()
                 .map_err(|_| Error::internal("the settlement's computation panicked"))?;
