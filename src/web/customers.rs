@@ -19,7 +19,7 @@ use crate::wire::keys::Access;
 use crate::wire::Error;
 
 use super::guard::{check_form, form, require, signed, Signed};
-use super::render::Problem;
+use super::render::{settled, Problem};
 use crate::http::AppState;
 
 /// Customers on a search page.
@@ -81,10 +81,9 @@ pub async fn get_customers(
         customers::search_customers(&mut conn, Some(&needle), after.as_deref(), SEARCH_PAGE + 1)
     })
     .await;
-    let mut list = match found {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => return state.console.fail(Some(&s), e.into()),
-        Err(e) => return state.console.fail(Some(&s), e.into()),
+    let mut list = match settled(found) {
+        Ok(l) => l,
+        Err(f) => return state.console.fail(Some(&s), f),
     };
     let more = list.len() > SEARCH_PAGE;
     list.truncate(SEARCH_PAGE);
@@ -369,10 +368,9 @@ async fn render_customer(
         load_page(&mut conn, &id, before)
     })
     .await;
-    let page = match loaded {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return state.console.fail(Some(s), e.into()),
-        Err(e) => return state.console.fail(Some(s), e.into()),
+    let page = match settled(loaded) {
+        Ok(p) => p,
+        Err(f) => return state.console.fail(Some(s), f),
     };
     let granted = q.granted.filter(|g| parse_entry_id(g).is_some());
     let title = format!("Customer {}", page.name);

@@ -20,7 +20,7 @@ use crate::wire::Error;
 use futures_util::StreamExt;
 
 use super::guard::{check_form, form, require, signed, Signed};
-use super::render::Fail;
+use super::render::{settled, Fail};
 use crate::http::AppState;
 
 /// Batches on a list page.
@@ -56,10 +56,9 @@ pub async fn get_exports(
         list_batches(&mut conn, None, after, LIST_PAGE + 1)
     })
     .await;
-    let mut list = match found {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => return state.console.fail(Some(&s), e.into()),
-        Err(e) => return state.console.fail(Some(&s), e.into()),
+    let mut list = match settled(found) {
+        Ok(l) => l,
+        Err(f) => return state.console.fail(Some(&s), f),
     };
     let more = list.len() > LIST_PAGE;
     list.truncate(LIST_PAGE);
@@ -144,10 +143,9 @@ async fn render_batch(
         load_batch(&mut conn, n)?.ok_or_else(|| Error::not_found("export", export_id(n)))
     })
     .await;
-    let view = match found {
-        Ok(Ok(b)) => b.view(),
-        Ok(Err(e)) => return state.console.fail(Some(s), e.into()),
-        Err(e) => return state.console.fail(Some(s), e.into()),
+    let view = match settled(found) {
+        Ok(b) => b.view(),
+        Err(f) => return state.console.fail(Some(s), f),
     };
     let title = format!("Export {}", view.id);
     state.console.page(
@@ -223,10 +221,9 @@ pub async fn get_export_csv(
         range_of(&mut conn, n)?.ok_or_else(|| Error::not_found("export", export_id(n)))
     })
     .await;
-    let range = match range {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return state.console.fail(Some(&s), e.into()),
-        Err(e) => return state.console.fail(Some(&s), e.into()),
+    let range = match settled(range) {
+        Ok(r) => r,
+        Err(f) => return state.console.fail(Some(&s), f),
     };
     let stream = match csv_stream(state.store.clone(), range, opts) {
         Ok(stream) => stream.map(|page| {

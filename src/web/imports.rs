@@ -21,7 +21,7 @@ use crate::wire::keys::Access;
 use crate::wire::Error;
 
 use super::guard::{check_form, form, require, signed, Signed};
-use super::render::Fail;
+use super::render::{settled, Fail};
 use super::upload;
 use crate::http::AppState;
 
@@ -112,10 +112,9 @@ async fn render_list(
         store::list_imports(&mut conn, after, LIST_PAGE + 1)
     })
     .await;
-    let mut rows = match found {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return state.console.fail(Some(s), e.into()),
-        Err(e) => return state.console.fail(Some(s), e.into()),
+    let mut rows = match settled(found) {
+        Ok(r) => r,
+        Err(f) => return state.console.fail(Some(s), f),
     };
     let more = rows.len() > LIST_PAGE;
     rows.truncate(LIST_PAGE);
@@ -177,10 +176,9 @@ pub async fn get_import(
         store::load_import(&mut conn, n)?.ok_or_else(|| Error::not_found("import", import_id(n)))
     })
     .await;
-    let view = match found {
-        Ok(Ok(r)) => r.view(false, false),
-        Ok(Err(e)) => return state.console.fail(Some(&s), e.into()),
-        Err(e) => return state.console.fail(Some(&s), e.into()),
+    let view = match settled(found) {
+        Ok(r) => r.view(false, false),
+        Err(f) => return state.console.fail(Some(&s), f),
     };
     let title = format!("Import {}", view.id.clone().unwrap_or_default());
     state.console.page(

@@ -21,7 +21,7 @@ use crate::wire::keys::Access;
 use crate::wire::Error;
 
 use super::guard::{check_form, form, require, signed, Signed};
-use super::render::Fail;
+use super::render::{settled, Fail};
 use crate::http::AppState;
 
 /// Incidents on a list page.
@@ -106,10 +106,9 @@ pub async fn get_incidents(
         incidents::list_incidents(&mut conn, after.as_deref(), LIST_PAGE + 1)
     })
     .await;
-    let mut list = match found {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => return state.console.fail(Some(&s), e.into()),
-        Err(e) => return state.console.fail(Some(&s), e.into()),
+    let mut list = match settled(found) {
+        Ok(l) => l,
+        Err(f) => return state.console.fail(Some(&s), f),
     };
     let more = list.len() > LIST_PAGE;
     list.truncate(LIST_PAGE);
@@ -199,10 +198,9 @@ async fn render_incident(
         Ok::<_, Error>((incident, recorded, settled))
     })
     .await;
-    let (incident, recorded, mut settled) = match found {
-        Ok(Ok(found)) => found,
-        Ok(Err(e)) => return state.console.fail(Some(s), e.into()),
-        Err(e) => return state.console.fail(Some(s), e.into()),
+    let (incident, recorded, mut settled) = match settled(found) {
+        Ok(found) => found,
+        Err(f) => return state.console.fail(Some(s), f),
     };
     let line = IncidentLine::from(&incident);
     let title = format!("Incident {}", incident.id);

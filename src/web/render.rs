@@ -237,6 +237,11 @@ impl From<Error> for Fail {
     }
 }
 
+/// A store call's result from the blocking pool, its failure as the console shows it.
+pub fn settled<T>(r: Result<Result<T, Error>, actix_web::error::BlockingError>) -> Result<T, Fail> {
+    Ok(r??)
+}
+
 impl From<actix_web::error::BlockingError> for Fail {
     fn from(e: actix_web::error::BlockingError) -> Self {
         Fail::Wire(Error::internal_from("worker pool", e))
