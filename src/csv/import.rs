@@ -33,7 +33,7 @@ pub struct Rows<R: Read> {
 /// Where a file's header put the kind's columns: all that checking one record needs, so
 /// records can be checked on any thread, in any order, with the same errors.
 #[derive(Debug, Clone)]
-pub struct Layout {
+struct Layout {
     kind: ImportKind,
     /// For each of the kind's columns, its position in the file (absent: `None`).
     positions: Vec<Option<usize>>,
@@ -164,11 +164,6 @@ impl<R: Read> Rows<R> {
         })
     }
 
-    /// How the file's columns map to the kind's.
-    pub fn layout(&self) -> &Layout {
-        &self.layout
-    }
-
     /// Reads the next non-blank record into `self.record`; `false` at the end of the file.
     fn read_next(&mut self) -> Result<bool, Error> {
         let mut record = std::mem::take(&mut self.record);
@@ -194,7 +189,7 @@ impl<R: Read> Rows<R> {
 
 impl Layout {
     /// Checks one record of the file: its width, its text and its request form.
-    pub fn check(&self, row: u64, record: &csv::ByteRecord) -> Result<CheckedRow, Vec<RowError>> {
+    fn check(&self, row: u64, record: &csv::ByteRecord) -> Result<CheckedRow, Vec<RowError>> {
         if record.len() != self.width {
             return Err(vec![row_error(
                 row,
