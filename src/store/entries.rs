@@ -65,3 +65,96 @@ pub fn insert_breakdowns(conn: &mut Conn, rows: &[BreakdownRow]) -> Result<(), E
     }
     Ok(())
 }
+
+/// Rows bound as one JSON array, `[[…], […], …]`: SQLite walks it with `jsonb_each`, so a
+/// chunk of rows is one statement and a handful of binds whatever its size, instead of a bind
+/// (and a copy) per column per row. The rows are encoded on the thread that computes them.
+/// (SQLite's JSON functions; a PostgreSQL store would use `jsonb_array_elements` or `COPY`.)
+#[derive(Debug, Default)]
+pub struct JsonRows {
+    text: Vec<u8>,
+    len: usize,
+}
+
+impl JsonRows {
+    /// Appends one row (a tuple struct serializes as an array).
+    pub fn push(&mut self, row: &impl serde::Serialize) -> Result<(), Error> {
+        self.text.push(if self.len == 0 { b'[' } else { b',' });
+        serde_json::to_writer(&mut self.text, row)
+            .map_err(|e| Error::internal_from("encoding rows", e))?;
+        self.len += 1;
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The closed array's text.
+    pub fn into_text(mut self) -> Result<String, Error> {
+        if self.len == 0 {
+            return Ok("[]".into());
+        }
+        self.text.push(b']');
+        String::from_utf8(self.text).map_err(|e| Error::internal_from("encoding rows", e))
+    }
+}
+
+/// One appended `sla_credit` entry of a settlement, as a row of [`JsonRows`]: id, customer,
+/// period, amount in minor units, currency, minor units, incident ids (JSON), plan, policy
+/// version, rounding, explanation, breakdown SHA-256.
+#[derive(Debug, serde::Serialize)]
+pub struct SettledEntry<'a>(
+    pub i64,
+    pub &'a str,
+    pub &'a str,
+    pub i64,
+    pub &'a str,
+    pub i64,
+    pub &'a str,
+    pub &'a str,
+    pub i64,
+    pub &'a str,
+    pub &'a str,
+    pub &'a str,
+);
+
+/// What every entry of one settlement shares, bound once per chunk.
+#[derive(Debug, Clone)]
+pub struct EntryStamp {
+    pub created_at: String,
+    pub created_by: String,
+    pub as_of: String,
+    pub tzdb_version: &'static str,
+    pub engine_version: &'static str,
+}
+
+const APPEND_SETTLED_ENTRIES: &str = "INSERT INTO ledger_entries (id, kind, customer_id, period, \
+     amount_minor, currency, minor_units, incident_ids, created_at, created_by, plan_id, \
+     policy_version, rounding, explanation, breakdown_sha256, as_of, tzdb_version, \
+     engine_version) \
+     SELECT value ->> 0, 'sla_credit', value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
+     value ->> 5, value ->> 6, ?2, ?3, value ->> 7, value ->> 8, value ->> 9, value ->> 10, \
+     value ->> 11, ?4, ?5, ?6 FROM jsonb_each(?1)";
+
+/// Appends a chunk of [`SettledEntry`] rows (`json` is their closed array) in one statement.
+pub fn append_settled_entries(
+    conn: &mut Conn,
+    json: &str,
+    stamp: &EntryStamp,
+) -> Result<(), Error> {
+    use diesel::sql_types::Text;
+    diesel::sql_query(APPEND_SETTLED_ENTRIES)
+        .bind::<Text, _>(json)
+        .bind::<Text, _>(&stamp.created_at)
+        .bind::<Text, _>(&stamp.created_by)
+        .bind::<Text, _>(&stamp.as_of)
+        .bind::<Text, _>(stamp.tzdb_version)
+        .bind::<Text, _>(stamp.engine_version)
+        .execute(conn)?;
+    Ok(())
+}

@@ -43,15 +43,17 @@ use crate::wire::{ConflictKind, Error};
 
 use super::convert::{from_minor, to_minor, ts};
 use super::customers::load_customer_range;
-use super::entries::{insert_breakdowns, insert_entries, next_entry_id};
+use super::entries::{
+    append_settled_entries, insert_breakdowns, next_entry_id, EntryStamp, JsonRows, SettledEntry,
+};
 use super::incidents::{load_incident, load_overlapping};
-use super::models::{BreakdownRow, EntryRow};
+use super::models::BreakdownRow;
 use super::plans::load_plans_named;
 use super::schema::{customers, ledger_entries, plan_versions};
 use super::settlements::{
-    insert_lines, insert_result, insert_settlement, next_settlement_id, Finished, SettlementLineRow,
+    append_lines, insert_result, insert_settlement, next_settlement_id, Finished, LineJson,
 };
-use super::sqlite::{read_tx, with_page_cache, write_tx, Conn};
+use super::sqlite::{read_tx, with_settle_settings, write_tx, Conn};
 
 /// Customers per transaction by default.
 pub const DEFAULT_BATCH_SIZE: usize = 5_000;
@@ -146,7 +148,7 @@ pub fn settle_incident(
     }
     // Targets are kept from batch to batch (customers on list plans share them all along).
     let mut targets = Targets::default();
-    with_page_cache(conn, |conn| {
+    with_settle_settings(conn, |conn| {
         while !chunk.is_empty() {
             let stage = Stage {
                 record,
@@ -723,38 +725,54 @@ struct BatchOut {
     appended: usize,
     totals: Vec<(Currency, Decimal)>,
     lines: Vec<SettlementLine>,
-    line_rows: Vec<SettlementLineRow>,
     settlement: Option<i64>,
-    rows: Vec<EntryRow>,
+    /// The chunk being computed: entries and settlement lines, encoded as they are computed.
+    entries: JsonRows,
+    line_rows: JsonRows,
     breakdowns: Vec<BreakdownRow>,
 }
 
 /// Rows of a batch ready to be written, in the order they go in: the new breakdowns, the
-/// entries that name them, the lines that name the entries.
+/// entries that name them, the lines that name the entries (each a closed JSON array).
 #[derive(Default)]
 struct Chunk {
     breakdowns: Vec<BreakdownRow>,
-    rows: Vec<EntryRow>,
-    line_rows: Vec<SettlementLineRow>,
+    entries: Option<String>,
+    lines: Option<String>,
 }
 
 /// Rows computed before they are handed to the writer.
 const CHUNK_ROWS: usize = 1_000;
 
 impl BatchOut {
-    fn take_chunk(&mut self) -> Chunk {
-        Chunk {
+    fn take_chunk(&mut self) -> Result<Chunk, Error> {
+        let closed = |rows: JsonRows| -> Result<Option<String>, Error> {
+            (!rows.is_empty()).then(|| rows.into_text()).transpose()
+        };
+        Ok(Chunk {
             breakdowns: std::mem::take(&mut self.breakdowns),
-            rows: std::mem::take(&mut self.rows),
-            line_rows: std::mem::take(&mut self.line_rows),
-        }
+            entries: closed(std::mem::take(&mut self.entries))?,
+            lines: closed(std::mem::take(&mut self.line_rows))?,
+        })
     }
 }
 
-fn write_chunk(c: &mut Conn, chunk: &Chunk) -> Result<(), Error> {
+/// What the writer needs besides the chunks: the entries' shared columns, and the settlement
+/// the lines belong to.
+struct Writing {
+    stamp: EntryStamp,
+    settlement: i64,
+}
+
+fn write_chunk(c: &mut Conn, chunk: &Chunk, w: &Writing) -> Result<(), Error> {
     insert_breakdowns(c, &chunk.breakdowns)?;
-    insert_entries(c, &chunk.rows)?;
-    insert_lines(c, &chunk.line_rows)
+    if let Some(json) = &chunk.entries {
+        append_settled_entries(c, json, &w.stamp)?;
+    }
+    if let Some(json) = &chunk.lines {
+        append_lines(c, w.settlement, json)?;
+    }
+    Ok(())
 }
 
 /// What one batch reads under its transaction.
@@ -792,14 +810,14 @@ fn batch_body(
         Some(r) => load_overlapping(c, r, opts.as_of)?,
         None => Vec::new(),
     };
-    let first_ids = (if opts.dry_run { 0 } else { next_entry_id(c)? }, settlement);
+    let first_id = if opts.dry_run { 0 } else { next_entry_id(c)? };
     let mut out = if opts.dry_run {
         settle_items(
             &input,
             &items,
             &incidents,
             opts,
-            first_ids,
+            first_id,
             targets,
             &mut |_| Ok(()),
         )?
@@ -808,6 +826,16 @@ fn batch_body(
         // far, all in the batch's transaction (the connection stays on this thread). The
         // writer is the busier: written chunks go back to the computing thread to be freed
         // there (their memory is that thread's, and freeing thousands of strings is not free).
+        let writing = Writing {
+            stamp: EntryStamp {
+                created_at: ts(opts.now),
+                created_by: opts.actor.clone(),
+                as_of: ts(opts.as_of),
+                tzdb_version: TZDB_VERSION,
+                engine_version: ENGINE_VERSION,
+            },
+            settlement: settlement.unwrap_or(0),
+        };
         let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
         let (back, freed) = std::sync::mpsc::channel::<Chunk>();
         let (inp, its, incs, t) = (&input, &items, &incidents, &mut *targets);
@@ -820,7 +848,7 @@ fn batch_body(
                     tx.send(chunk)
                         .map_err(|_| Error::internal("the settlement's writer stopped"))
                 };
-                let out = settle_items(inp, its, incs, opts, first_ids, t, &mut send);
+                let out = settle_items(inp, its, incs, opts, first_id, t, &mut send);
                 drop(tx);
                 // The writer stops once `tx` is gone, and then lets go of `back`.
                 for done in &freed {
@@ -830,7 +858,7 @@ fn batch_body(
             });
             let mut written = Ok(());
             for chunk in &rx {
-                written = write_chunk(c, &chunk);
+                written = write_chunk(c, &chunk, &writing);
                 if written.is_err() {
                     break;
                 }
@@ -1049,7 +1077,7 @@ fn settle_items(
     items: &[Item<'_>],
     incidents: &[IncidentRecord],
     opts: &SettleOptions,
-    (mut next_id, settlement): (i64, Option<i64>),
+    mut next_id: i64,
     targets: &mut Targets,
     flush: &mut dyn FnMut(Chunk) -> Result<(), Error>,
 ) -> Result<BatchOut, Error> {
@@ -1118,29 +1146,41 @@ fn settle_items(
                         body: target.breakdown_json.clone(),
                     });
                 }
-                out.rows.push(entry_row(
+                let amount_minor = minor_of(delta, target.currency)?;
+                let explanation =
+                    delta_explanation(&target.explanation, booked_sum, delta, target.currency);
+                out.entries.push(&SettledEntry(
                     next_id,
-                    cu,
+                    &cu.id,
                     &label_text,
-                    target,
-                    booked_sum,
-                    delta,
-                    opts,
-                )?);
-                line_entry = Some(entry_id(next_id));
+                    amount_minor,
+                    target.currency.code(),
+                    i64::from(target.currency.minor_units()),
+                    &target.incident_ids_json,
+                    &target.plan_id,
+                    target.version,
+                    target.rounding,
+                    &explanation,
+                    &target.breakdown_sha256,
+                ))?;
+                line_entry = Some(next_id);
                 next_id += 1;
             }
         }
         if opts.record && !opts.dry_run {
-            let mut row = line_row(cu, &label_text, currency, credit, booked_sum, delta)?;
-            row.settlement_id = settlement.unwrap_or(0);
-            row.entry_id = line_entry
-                .as_deref()
-                .and_then(crate::domain::ids::parse_entry_id);
-            out.line_rows.push(row);
+            out.line_rows.push(&LineJson(
+                &cu.id,
+                &label_text,
+                currency.code(),
+                i64::from(currency.minor_units()),
+                minor_of(credit, currency)?,
+                minor_of(booked_sum, currency)?,
+                minor_of(delta.unwrap_or(Decimal::ZERO), currency)?,
+                line_entry,
+            ))?;
         }
-        if out.rows.len() >= CHUNK_ROWS || out.line_rows.len() >= CHUNK_ROWS {
-            flush(out.take_chunk())?;
+        if out.entries.len() >= CHUNK_ROWS || out.line_rows.len() >= CHUNK_ROWS {
+            flush(out.take_chunk()?)?;
         }
         let after = opts
             .lines_after
@@ -1154,45 +1194,24 @@ fn settle_items(
                 target: currency.format(credit),
                 booked: currency.format(booked_sum),
                 delta: currency.format(delta.unwrap_or(Decimal::ZERO)),
-                entry_id: line_entry,
+                entry_id: line_entry.map(entry_id),
                 changes: delta.is_some(),
             });
         }
     }
-    flush(out.take_chunk())?;
+    flush(out.take_chunk()?)?;
     out.periods = items.len();
     out.totals = totals.into_values().collect();
     Ok(out)
 }
 
-/// The recorded line of one (customer, period); its settlement and entry are set by the caller.
-fn line_row(
-    cu: &Customer,
-    label_text: &str,
-    currency: Currency,
-    credit: Decimal,
-    booked_sum: Decimal,
-    delta: Option<Decimal>,
-) -> Result<SettlementLineRow, Error> {
-    let mu = currency.minor_units();
-    let minor = |a: Decimal| {
-        to_minor(a, mu).ok_or_else(|| {
-            Error::invalid(
-                "plan.price",
-                format!("the credit {a} {currency} is out of range"),
-            )
-        })
-    };
-    Ok(SettlementLineRow {
-        settlement_id: 0,
-        customer_id: cu.id.clone(),
-        period: label_text.to_string(),
-        currency: currency.code().into(),
-        minor_units: i64::from(mu),
-        target_minor: minor(credit)?,
-        booked_minor: minor(booked_sum)?,
-        delta_minor: minor(delta.unwrap_or(Decimal::ZERO))?,
-        entry_id: None,
+/// An amount of `currency` in its minor units.
+fn minor_of(amount: Decimal, currency: Currency) -> Result<i64, Error> {
+    to_minor(amount, currency.minor_units()).ok_or_else(|| {
+        Error::invalid(
+            "plan.price",
+            format!("the credit {amount} {currency} is out of range"),
+        )
     })
 }
 
@@ -1243,47 +1262,6 @@ fn not_yet_ended(incident: &IncidentRecord, as_of: Nanos) -> Error {
             format_utc(as_of)
         ),
     )
-}
-
-/// The `sla_credit` row of one delta.
-fn entry_row(
-    id: i64,
-    cu: &Customer,
-    label_text: &str,
-    target: &Target,
-    booked_sum: Decimal,
-    delta: Decimal,
-    opts: &SettleOptions,
-) -> Result<EntryRow, Error> {
-    let mu = target.currency.minor_units();
-    let amount_minor = to_minor(delta, mu).ok_or_else(|| {
-        Error::invalid(
-            "plan.price",
-            format!("the credit {delta} {} is out of range", target.currency),
-        )
-    })?;
-    Ok(EntryRow {
-        id,
-        kind: EntryKind::SlaCredit.as_str().into(),
-        customer_id: cu.id.clone(),
-        period: label_text.to_string(),
-        amount_minor,
-        currency: target.currency.code().into(),
-        minor_units: i64::from(mu),
-        incident_ids: target.incident_ids_json.clone(),
-        reason: None,
-        created_at: ts(opts.now),
-        created_by: opts.actor.clone(),
-        reverses: None,
-        plan_id: Some(target.plan_id.clone()),
-        policy_version: Some(target.version),
-        rounding: Some(target.rounding.into()),
-        explanation: delta_explanation(&target.explanation, booked_sum, delta, target.currency),
-        breakdown_sha256: Some(target.breakdown_sha256.clone()),
-        as_of: Some(ts(opts.as_of)),
-        tzdb_version: TZDB_VERSION.into(),
-        engine_version: ENGINE_VERSION.into(),
-    })
 }
 
 fn push_item<'p>(

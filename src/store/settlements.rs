@@ -61,9 +61,8 @@ pub struct SettlementTotalRow {
 }
 
 /// One (customer, period) of a settlement.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = settlement_lines, check_for_backend(diesel::sqlite::Sqlite))]
-#[diesel(treat_none_as_default_value = false)]
 pub struct SettlementLineRow {
     pub settlement_id: i64,
     pub customer_id: String,
@@ -75,10 +74,6 @@ pub struct SettlementLineRow {
     pub delta_minor: i64,
     pub entry_id: Option<i64>,
 }
-
-/// Lines per multi-row INSERT: a fixed number, so the statement is prepared once and cached
-/// (see `entries::ENTRY_INSERT_CHUNK`).
-const LINE_INSERT_CHUNK: usize = 128;
 
 /// The next free settlement id; only meaningful inside a write transaction.
 pub fn next_settlement_id(conn: &mut Conn) -> Result<i64, Error> {
@@ -111,22 +106,33 @@ pub fn insert_settlement(
     Ok(())
 }
 
-/// Appends lines, many per statement.
-pub fn insert_lines(conn: &mut Conn, rows: &[SettlementLineRow]) -> Result<(), Error> {
-    let mut chunks = rows.chunks_exact(LINE_INSERT_CHUNK);
-    for chunk in &mut chunks {
-        let chunk: &[SettlementLineRow; LINE_INSERT_CHUNK] = chunk
-            .try_into()
-            .map_err(|e| Error::internal_from("line chunk", e))?;
-        diesel::insert_into(settlement_lines::table)
-            .values(chunk)
-            .execute(conn)?;
-    }
-    for row in chunks.remainder() {
-        diesel::insert_into(settlement_lines::table)
-            .values(row)
-            .execute(conn)?;
-    }
+/// One settlement line as a row of [`JsonRows`](super::entries::JsonRows): customer, period, currency, minor units,
+/// target, booked and delta in minor units, and the appended entry (if any).
+#[derive(Debug, serde::Serialize)]
+pub struct LineJson<'a>(
+    pub &'a str,
+    pub &'a str,
+    pub &'a str,
+    pub i64,
+    pub i64,
+    pub i64,
+    pub i64,
+    pub Option<i64>,
+);
+
+const APPEND_LINES: &str = "INSERT INTO settlement_lines (settlement_id, customer_id, period, \
+     currency, minor_units, target_minor, booked_minor, delta_minor, entry_id) \
+     SELECT ?2, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+     value ->> 6, value ->> 7 FROM jsonb_each(?1)";
+
+/// Appends a chunk of [`LineJson`] rows of settlement `id` (`json` is their closed array) in
+/// one statement (see [`JsonRows`](super::entries::JsonRows)).
+pub fn append_lines(conn: &mut Conn, id: i64, json: &str) -> Result<(), Error> {
+    use diesel::sql_types::{BigInt, Text};
+    diesel::sql_query(APPEND_LINES)
+        .bind::<Text, _>(json)
+        .bind::<BigInt, _>(id)
+        .execute(conn)?;
     Ok(())
 }
 

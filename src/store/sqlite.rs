@@ -14,7 +14,7 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, OptionalExtension, QueryableByName, RunQueryDsl};
+use diesel::{Connection, QueryableByName, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::wire::Error;
@@ -287,25 +287,52 @@ impl From<diesel::result::Error> for Error {
 /// customers), so every batch read them again from the file.
 pub const SETTLE_PAGE_CACHE_KIB: i64 = 24 * 1024;
 
-#[derive(QueryableByName)]
-struct CacheSize {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    cache_size: i64,
+/// WAL pages between checkpoints while a settlement runs (the default is 1,000). Every batch
+/// commits a few MB, so at the default nearly every commit copied the hot index pages back
+/// into the database and synced it; at 64 MB a page is copied once for many batches.
+pub const SETTLE_CHECKPOINT_PAGES: i64 = 16_384;
+
+macro_rules! pragma_reader {
+    ($name:ident, $column:ident) => {
+        #[derive(QueryableByName)]
+        struct $name {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            $column: i64,
+        }
+    };
+}
+pragma_reader!(CacheSize, cache_size);
+pragma_reader!(WalAutocheckpoint, wal_autocheckpoint);
+pragma_reader!(TempStore, temp_store);
+
+/// The connection's current values of the settings a settlement changes, as PRAGMA lines
+/// that put them back.
+fn current_settings(conn: &mut Conn) -> Result<String, Error> {
+    let cache: CacheSize = diesel::sql_query("PRAGMA cache_size").get_result(conn)?;
+    let wal: WalAutocheckpoint = diesel::sql_query("PRAGMA wal_autocheckpoint").get_result(conn)?;
+    let temp: TempStore = diesel::sql_query("PRAGMA temp_store").get_result(conn)?;
+    Ok(format!(
+        "PRAGMA cache_size = {}; PRAGMA wal_autocheckpoint = {}; PRAGMA temp_store = {};",
+        cache.cache_size, wal.wal_autocheckpoint, temp.temp_store
+    ))
 }
 
-/// Runs `f` (a settlement) with [`SETTLE_PAGE_CACHE_KIB`] of page cache, then gives the
-/// connection its own back.
-pub fn with_page_cache<T>(
+/// Runs `f` (a settlement) with the settings its bulk appends want, then gives the connection
+/// its own back: [`SETTLE_PAGE_CACHE_KIB`] of page cache, a checkpoint every
+/// [`SETTLE_CHECKPOINT_PAGES`], and statement journals in memory (each multi-row INSERT keeps
+/// one, to undo itself alone on a constraint error; past 64 KiB SQLite would spill it to a
+/// temporary file otherwise).
+pub fn with_settle_settings<T>(
     conn: &mut Conn,
     f: impl FnOnce(&mut Conn) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let before: Option<CacheSize> = diesel::sql_query("PRAGMA cache_size")
-        .get_result(conn)
-        .optional()?;
-    diesel::sql_query(format!("PRAGMA cache_size = -{SETTLE_PAGE_CACHE_KIB}")).execute(conn)?;
+    let restore = current_settings(conn)?;
+    conn.batch_execute(&format!(
+        "PRAGMA cache_size = -{SETTLE_PAGE_CACHE_KIB};
+         PRAGMA wal_autocheckpoint = {SETTLE_CHECKPOINT_PAGES};
+         PRAGMA temp_store = MEMORY;"
+    ))?;
     let out = f(conn);
-    if let Some(b) = before {
-        diesel::sql_query(format!("PRAGMA cache_size = {}", b.cache_size)).execute(conn)?;
-    }
+    conn.batch_execute(&restore)?;
     out
 }
