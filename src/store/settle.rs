@@ -14,7 +14,7 @@
 //! appends — so a batch is wholly written or not at all, and two settlements of the same
 //! customers run one after the other, the second finding nothing left to append. Within a
 //! batch, customers with the same plan history, zone, policy version and incidents share one
-//! computation, and rows go in with multi-row INSERTs.
+//! computation, and a chunk of rows goes in as one JSON array per table (`entries::JsonRows`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
