@@ -53,7 +53,9 @@ use super::schema::{customers, ledger_entries, plan_versions};
 use super::settlements::{
     append_lines, insert_result, insert_settlement, next_settlement_id, Finished, LineJson,
 };
-use super::sqlite::{read_tx, with_settle_settings, write_tx, Conn};
+use super::sqlite::{
+    data_version, read_tx, second_connection, with_settle_settings, write_tx, Conn,
+};
 
 /// Customers per transaction by default.
 pub const DEFAULT_BATCH_SIZE: usize = 5_000;
@@ -148,27 +150,78 @@ pub fn settle_incident(
     }
     // Targets are kept from batch to batch (customers on list plans share them all along).
     let mut targets = Targets::default();
+    // A real run reads each next batch (its ids and customers) on a second connection while
+    // this one writes the current batch (see [`Lookahead`]).
+    let reader = if opts.dry_run {
+        None
+    } else {
+        second_connection(conn)?
+    };
     with_settle_settings(conn, |conn| {
-        while !chunk.is_empty() {
-            let stage = Stage {
-                record,
-                last: !more,
-            };
-            run_batch(
-                conn,
-                &chunk,
-                &Work::Incident(&incident.id),
-                opts,
-                stage,
-                &mut acc,
-                &mut targets,
-            )?;
-            if !more {
-                break;
+        std::thread::scope(|scope| {
+            let (ask_tx, ask_rx) = std::sync::mpsc::sync_channel::<Option<String>>(1);
+            let (page_tx, page_rx) = std::sync::mpsc::sync_channel::<Result<Page, Error>>(1);
+            let reading = reader.is_some();
+            if let Some(mut r) = reader {
+                let ids = &ids;
+                scope.spawn(move || {
+                    for after in ask_rx {
+                        let page = read_tx(&mut r, |c| read_page(c, ids, after.as_deref(), size));
+                        if page_tx.send(page).is_err() {
+                            break;
+                        }
+                    }
+                });
             }
-            (chunk, more) = ids.next(conn, chunk.last().map(String::as_str), size)?;
-        }
-        Ok(())
+            let mut given: Option<(Vec<Customer>, i64)> = None;
+            while !chunk.is_empty() {
+                let stage = Stage {
+                    record,
+                    last: !more,
+                };
+                let mut asked = None;
+                let next_after = chunk.last().cloned();
+                let mut ask = |version: i64| {
+                    if reading && more && ask_tx.send(next_after.clone()).is_ok() {
+                        asked = Some(version);
+                    }
+                };
+                let ahead = Lookahead {
+                    given: given.take(),
+                    ask: &mut ask,
+                };
+                let batch = Batch {
+                    ids: &chunk,
+                    stage,
+                    ahead,
+                };
+                run_batch(
+                    conn,
+                    batch,
+                    &Work::Incident(&incident.id),
+                    opts,
+                    &mut acc,
+                    &mut targets,
+                )?;
+                if !more {
+                    break;
+                }
+                match asked {
+                    Some(version) => {
+                        let page = page_rx
+                            .recv()
+                            .map_err(|_| Error::internal("the settlement's reader stopped"))??;
+                        (chunk, more) = (page.ids, page.more);
+                        given = Some((page.customers, version));
+                    }
+                    None => {
+                        (chunk, more) = ids.next(conn, chunk.last().map(String::as_str), size)?;
+                    }
+                }
+            }
+            drop(ask_tx);
+            Ok(())
+        })
     })?;
     Ok(acc.finish())
 }
@@ -216,6 +269,50 @@ impl CustomerIds {
     }
 }
 
+/// The next batch as the second connection read it.
+struct Page {
+    ids: Vec<String>,
+    more: bool,
+    customers: Vec<Customer>,
+}
+
+fn read_page(
+    c: &mut Conn,
+    ids: &CustomerIds,
+    after: Option<&str>,
+    size: usize,
+) -> Result<Page, Error> {
+    let (ids, more) = ids.next(c, after, size)?;
+    let customers = match (ids.first(), ids.last()) {
+        (Some(first), Some(last)) => batch_customers(c, &ids, first, last)?,
+        _ => Vec::new(),
+    };
+    Ok(Page {
+        ids,
+        more,
+        customers,
+    })
+}
+
+/// Reading ahead. While batch N holds the write lock it asks the second connection for batch
+/// N+1, noting the connection's `PRAGMA data_version`. That read sees every commit made before
+/// N took the lock and none of N's own writes (entries and lines, which it does not read).
+/// Batch N+1 uses the customers read ahead only if the data version is still the same under
+/// its own lock: then no other connection committed in between, and they are exactly what it
+/// would read itself. Otherwise it reads them again.
+struct Lookahead<'a> {
+    /// This batch's customers read ahead, with the data version they are valid at.
+    given: Option<(Vec<Customer>, i64)>,
+    /// Asks for the next batch; called under the lock with the current data version.
+    ask: &'a mut dyn FnMut(i64),
+}
+
+impl Lookahead<'_> {
+    fn none(ask: &mut dyn FnMut(i64)) -> Lookahead<'_> {
+        Lookahead { given: None, ask }
+    }
+}
+
 /// Where a batch stands in a recorded settlement.
 #[derive(Debug, Clone, Copy, Default)]
 struct Stage {
@@ -234,12 +331,17 @@ pub fn settle_customer_period(
 ) -> Result<SettlementReport, Error> {
     let mut acc = Accumulator::new(None, opts);
     let ids = [customer_id.to_string()];
+    let mut no_ask = |_| {};
+    let batch = Batch {
+        ids: &ids,
+        stage: Stage::default(),
+        ahead: Lookahead::none(&mut no_ask),
+    };
     run_batch(
         conn,
-        &ids,
+        batch,
         &Work::Period(period),
         opts,
-        Stage::default(),
         &mut acc,
         &mut Targets::default(),
     )?;
@@ -626,16 +728,23 @@ struct BookedRow {
     incident_ids: String,
 }
 
+/// One batch of a settlement: its customer ids, where it stands, and its look-ahead.
+struct Batch<'a> {
+    ids: &'a [String],
+    stage: Stage,
+    ahead: Lookahead<'a>,
+}
+
 /// One batch: one transaction.
 fn run_batch(
     conn: &mut Conn,
-    ids: &[String],
+    batch: Batch<'_>,
     work: &Work<'_>,
     opts: &SettleOptions,
-    stage: Stage,
     acc: &mut Accumulator,
     targets: &mut Targets,
 ) -> Result<(), Error> {
+    let Batch { ids, stage, ahead } = batch;
     if ids.is_empty() {
         return Ok(());
     }
@@ -645,7 +754,7 @@ fn run_batch(
             (true, Work::Incident(incident_id)) => Some(record_start(c, incident_id, opts, prior)?),
             _ => None,
         };
-        let mut out = batch_body(c, ids, work, opts, settlement, targets)?;
+        let mut out = batch_body(c, ids, work, opts, settlement, targets, ahead)?;
         if let Some(id) = settlement {
             record_finish(c, id, opts, stage, prior, &mut out)?;
         }
@@ -796,12 +905,23 @@ fn batch_body(
     opts: &SettleOptions,
     settlement: Option<i64>,
     targets: &mut Targets,
+    ahead: Lookahead<'_>,
 ) -> Result<BatchOut, Error> {
     let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
         return Ok(BatchOut::default());
     };
+    let customers = if opts.dry_run {
+        batch_customers(c, ids, first, last)?
+    } else {
+        let version = data_version(c)?;
+        let customers = match ahead.given {
+            Some((customers, at)) if at == version => customers,
+            _ => batch_customers(c, ids, first, last)?,
+        };
+        (ahead.ask)(version);
+        customers
+    };
     // The plan cache is the batch's plans for the batch, and goes back after it.
-    let customers = batch_customers(c, ids, first, last)?;
     let mut cache = std::mem::take(&mut targets.plans);
     cached_plans(c, &mut cache, &mut targets.plan_versions, &customers)?;
     let input = load_batch(c, customers, first, last, work, cache)?;

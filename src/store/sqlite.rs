@@ -14,7 +14,7 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, QueryableByName, RunQueryDsl};
+use diesel::{Connection, OptionalExtension, QueryableByName, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::wire::Error;
@@ -216,6 +216,38 @@ pub fn connect(url: &str) -> Result<Conn, Error> {
         .map_err(|e| Error::invalid("database", format!("cannot open {path}: {e}")))?;
     apply_pragmas(&mut conn)?;
     Ok(conn)
+}
+
+#[derive(QueryableByName)]
+struct FileRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    file: String,
+}
+
+/// A second connection (same PRAGMAs) to the database file `conn` has open; `None` for a
+/// database that is not a file (in memory, temporary).
+pub fn second_connection(conn: &mut Conn) -> Result<Option<Conn>, Error> {
+    let row: Option<FileRow> =
+        diesel::sql_query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .get_result(conn)
+            .optional()?;
+    match row {
+        Some(r) if !r.file.is_empty() => connect(&r.file).map(Some),
+        _ => Ok(None),
+    }
+}
+
+#[derive(QueryableByName)]
+struct DataVersion {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    data_version: i64,
+}
+
+/// `PRAGMA data_version` of `conn`: it changes exactly when another connection (of this
+/// process or another) has committed since it was last read.
+pub fn data_version(conn: &mut Conn) -> Result<i64, Error> {
+    let row: DataVersion = diesel::sql_query("PRAGMA data_version").get_result(conn)?;
+    Ok(row.data_version)
 }
 
 /// Applies pending migrations under the write lock, so that processes opening a new database

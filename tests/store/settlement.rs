@@ -454,3 +454,56 @@ fn an_entry_keeps_its_breakdown_policy_and_versions() {
     assert_eq!(view.tzdb_version, sla_credit::domain::TZDB_VERSION);
     assert_eq!(view.engine_version, sla_credit::domain::ENGINE_VERSION);
 }
+
+/// Batches of two: every batch after the first uses the customers the batch before it read
+/// ahead on a second connection. Seven customers alternate between `basic` (100.00) and `pro`
+/// (250.00 USD); one hour on 2026-01-10 is U = 99.866% → 10%: 10.00 and 25.00 each, once.
+#[test]
+fn small_batches_read_ahead_and_settle_every_customer_once() {
+    let db = TestDb::new();
+    let mut c = db.conn();
+    add_plan(&mut c, "basic", "100.00", "USD", aws());
+    add_plan(&mut c, "pro", "250.00", "USD", aws());
+    for i in 0..7 {
+        let plan = if i % 2 == 0 { "basic" } else { "pro" };
+        add_customer(&mut c, &format!("c{i}"), "UTC", plan);
+    }
+    add_incident(
+        &mut c,
+        "A",
+        "outage",
+        "2026-01-10T00:00:00Z",
+        Some("2026-01-10T01:00:00Z"),
+    );
+    let mut o = opts();
+    o.batch_size = 2;
+    let r = sla_credit::store::settle::settle_incident(&mut c, "A", &o).expect("settle");
+    assert_eq!((r.customers, r.entries_appended), (7, 7));
+    for i in 0..7 {
+        let want = if i % 2 == 0 { "10.00" } else { "25.00" };
+        assert_eq!(
+            amounts(&mut c, &format!("c{i}")),
+            vec![(s("2026-01"), s(want))]
+        );
+    }
+    // 4 × 10.00 + 3 × 25.00 = 115.00.
+    assert_eq!(r.totals.len(), 1);
+    assert_eq!(r.totals[0].amount, "115.00");
+    let again = sla_credit::store::settle::settle_incident(&mut c, "A", &o).expect("again");
+    assert_eq!(again.entries_appended, 0);
+}
+
+/// What reading ahead relies on: a connection's data version changes when another connection
+/// commits, and not when it commits itself.
+#[test]
+fn the_data_version_changes_for_other_connections_commits_only() {
+    use sla_credit::store::sqlite::data_version;
+    let db = setup();
+    let mut a = db.conn();
+    let mut b = db.conn();
+    let v0 = data_version(&mut a).expect("version");
+    add_customer(&mut a, "own", "UTC", "basic");
+    assert_eq!(data_version(&mut a).expect("version"), v0);
+    add_customer(&mut b, "other", "UTC", "basic");
+    assert_ne!(data_version(&mut a).expect("version"), v0);
+}
