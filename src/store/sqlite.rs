@@ -315,7 +315,7 @@ impl From<diesel::result::Error> for Error {
 }
 
 /// SQLite's page cache while a settlement runs, in KiB. The default (2 MiB) is smaller than
-/// the pages one batch touches (the ledger's table and four indexes, the lines, the
+/// the pages one batch touches (the ledger's table and its indexes, the lines, the
 /// customers), so every batch read them again from the file.
 pub const SETTLE_PAGE_CACHE_KIB: i64 = 24 * 1024;
 

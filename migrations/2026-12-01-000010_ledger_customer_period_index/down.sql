@@ -1,0 +1,1 @@
+CREATE INDEX ledger_entries_customer_period ON ledger_entries (customer_id, period);
