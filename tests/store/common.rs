@@ -109,6 +109,18 @@ pub fn add_incident(conn: &mut Conn, id: &str, kind: &str, start: &str, end: Opt
     incidents::add_incident(conn, &new, now()).expect("add incident");
 }
 
+/// Outage `id`, one hour from 2026-01-10T00:00Z: in a 31-day month U = 99.866% (10% under
+/// the EC2 tiers).
+pub fn add_january_hour(conn: &mut Conn, id: &str) {
+    add_incident(
+        conn,
+        id,
+        "outage",
+        "2026-01-10T00:00:00Z",
+        Some("2026-01-10T01:00:00Z"),
+    );
+}
+
 pub fn settle(conn: &mut Conn, incident: &str) -> SettlementReport {
     settle_incident(conn, incident, &opts()).expect("settle")
 }

@@ -26,13 +26,7 @@ fn four_processes_settle_one_incident_once() {
         add_many(&mut c, &list);
         // 1 h on 2026-01-10: January in UTC and in Los Angeles alike has 2,678,400 s;
         // U = 99.866% → 10%: basic 10.00, pro 25.00.
-        add_incident(
-            &mut c,
-            "A",
-            "outage",
-            "2026-01-10T00:00:00Z",
-            Some("2026-01-10T01:00:00Z"),
-        );
+        add_january_hour(&mut c, "A");
     }
     // Small batches, so the four processes' transactions interleave.
     let children: Vec<_> = (0..4)

@@ -30,13 +30,7 @@ fn a_killed_settlement_is_all_or_nothing_per_customer_and_a_rerun_completes_it()
             .collect();
         add_many(&mut c, &list);
         // 1 h in January: 10% × 100.00 = 10.00 for everyone.
-        add_incident(
-            &mut c,
-            "A",
-            "outage",
-            "2026-01-10T00:00:00Z",
-            Some("2026-01-10T01:00:00Z"),
-        );
+        add_january_hour(&mut c, "A");
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_sla-credit"))
         .args([

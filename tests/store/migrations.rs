@@ -66,13 +66,7 @@ fn the_database_refuses_to_update_or_delete_ledger_entries() {
     let mut c = db.conn();
     add_plan(&mut c, "basic", "100.00", "USD", aws());
     add_customer(&mut c, "acme", "UTC", "basic");
-    add_incident(
-        &mut c,
-        "A",
-        "outage",
-        "2026-01-10T00:00:00Z",
-        Some("2026-01-10T01:00:00Z"),
-    );
+    add_january_hour(&mut c, "A");
     settle(&mut c, "A");
     goodwill(
         &mut c,

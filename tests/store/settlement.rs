@@ -39,13 +39,7 @@ fn first_settlement_then_a_second_incident_appends_the_tier_difference() {
     let db = setup();
     let mut c = db.conn();
     // A: 1 h = 3,600 s. U = (2,678,400 − 3,600) / 2,678,400 = 99.866% → 10% × 100.00 = 10.00.
-    add_incident(
-        &mut c,
-        "A",
-        "outage",
-        "2026-01-10T00:00:00Z",
-        Some("2026-01-10T01:00:00Z"),
-    );
+    add_january_hour(&mut c, "A");
     let r = settle(&mut c, "A");
     assert_eq!(r.entries_appended, 1);
     assert_eq!(amounts(&mut c, "acme"), vec![(s("2026-01"), s("10.00"))]);
@@ -226,13 +220,7 @@ fn a_reversed_credit_stays_reversed_on_resettlement() {
     let db = setup();
     let mut c = db.conn();
     // 1 h → 10.00.
-    add_incident(
-        &mut c,
-        "A",
-        "outage",
-        "2026-01-10T00:00:00Z",
-        Some("2026-01-10T01:00:00Z"),
-    );
+    add_january_hour(&mut c, "A");
     settle(&mut c, "A");
     let first = entries(&mut c, "acme")[0].id;
     let rev = reverse(
@@ -343,13 +331,7 @@ fn los_angeles_and_tokyo_settle_the_same_incident_in_different_months() {
 fn goodwill_does_not_change_the_next_settlement() {
     let db = setup();
     let mut c = db.conn();
-    add_incident(
-        &mut c,
-        "A",
-        "outage",
-        "2026-01-10T00:00:00Z",
-        Some("2026-01-10T01:00:00Z"),
-    );
+    add_january_hour(&mut c, "A");
     settle(&mut c, "A"); // 10.00
                          // Two days of January's fee: 2 × 100.00 / 31 = 6.451… → 6.45.
     let g = goodwill(
@@ -434,13 +416,7 @@ fn an_incident_scoped_to_plans_settles_only_their_customers() {
 fn an_entry_keeps_its_breakdown_policy_and_versions() {
     let db = setup();
     let mut c = db.conn();
-    add_incident(
-        &mut c,
-        "A",
-        "outage",
-        "2026-01-10T00:00:00Z",
-        Some("2026-01-10T01:00:00Z"),
-    );
+    add_january_hour(&mut c, "A");
     settle(&mut c, "A");
     let e = entries(&mut c, "acme");
     let v = sla_credit::store::ledger::entry_views(&mut c, &e).unwrap();
@@ -468,13 +444,7 @@ fn small_batches_read_ahead_and_settle_every_customer_once() {
         let plan = if i % 2 == 0 { "basic" } else { "pro" };
         add_customer(&mut c, &format!("c{i}"), "UTC", plan);
     }
-    add_incident(
-        &mut c,
-        "A",
-        "outage",
-        "2026-01-10T00:00:00Z",
-        Some("2026-01-10T01:00:00Z"),
-    );
+    add_january_hour(&mut c, "A");
     let mut o = opts();
     o.batch_size = 2;
     let r = sla_credit::store::settle::settle_incident(&mut c, "A", &o).expect("settle");
