@@ -1306,7 +1306,8 @@ fn settle_items(
             .lines_after
             .as_ref()
             .is_none_or(|(c, p)| (cu.id.as_str(), label_text.as_str()) > (c.as_str(), p.as_str()));
-        if opts.keep_lines && after {
+        // A batch never needs more lines than the whole report keeps.
+        if opts.keep_lines && after && out.lines.len() < opts.lines_max {
             out.lines.push(SettlementLine {
                 customer_id: cu.id.clone(),
                 period: label_text,
