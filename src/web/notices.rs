@@ -8,12 +8,15 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use minijinja::context;
 
+use crate::domain::book::{Customer, IncidentRecord};
 use crate::domain::ids::parse_entry_id;
 use crate::notice::{self, Format, NoticeSettings};
 use crate::store::{customers, incidents, settlements};
+use crate::wire::credits::EntryView;
 use crate::wire::Error;
 
 use super::guard::signed;
+use super::render::settled;
 use crate::http::AppState;
 
 /// What a notice page shows: whose letter, about what, and its text.
@@ -23,6 +26,26 @@ struct Letter {
     incident_id: String,
     incident_title: String,
     text: String,
+}
+
+impl Letter {
+    /// The letter to `customer` about `incident` for `entries`, with the deployment's
+    /// templates and settings.
+    fn written(
+        customer: &Customer,
+        incident: &IncidentRecord,
+        entries: &[EntryView],
+    ) -> Result<Letter, Error> {
+        let settings = NoticeSettings::from_env();
+        let data = notice::assemble(customer, incident, entries, &settings)?;
+        Ok(Letter {
+            customer_id: customer.id.clone(),
+            customer_name: customer.name.clone(),
+            incident_id: incident.id.clone(),
+            incident_title: incident.title.clone(),
+            text: notice::render(&data, Format::Markdown, &settings)?,
+        })
+    }
 }
 
 fn show(state: &web::Data<AppState>, s: &super::Signed, what: String, l: Letter) -> HttpResponse {
@@ -63,21 +86,12 @@ pub async fn get_entry_notice(
     let made = web::block(move || {
         let mut c = store.conn()?;
         let (view, customer, incident) = settlements::notice_inputs(&mut c, id)?;
-        let settings = NoticeSettings::from_env();
-        let data = notice::assemble(&customer, &incident, std::slice::from_ref(&view), &settings)?;
-        Ok::<_, Error>(Letter {
-            customer_id: customer.id.clone(),
-            customer_name: customer.name.clone(),
-            incident_id: incident.id.clone(),
-            incident_title: incident.title.clone(),
-            text: notice::render(&data, Format::Markdown, &settings)?,
-        })
+        Letter::written(&customer, &incident, std::slice::from_ref(&view))
     })
     .await;
-    match made {
-        Ok(Ok(l)) => show(&state, &s, format!("entry {text}"), l),
-        Ok(Err(e)) => state.console.fail(Some(&s), e.into()),
-        Err(e) => state.console.fail(Some(&s), e.into()),
+    match settled(made) {
+        Ok(l) => show(&state, &s, format!("entry {text}"), l),
+        Err(f) => state.console.fail(Some(&s), f),
     }
 }
 
@@ -107,23 +121,14 @@ pub async fn get_incident_notice(
                 format!("{} for {}", incident.id, customer.id),
             ));
         }
-        let settings = NoticeSettings::from_env();
-        let data = notice::assemble(&customer, &incident, &entries, &settings)?;
-        Ok::<_, Error>(Letter {
-            customer_id: customer.id.clone(),
-            customer_name: customer.name.clone(),
-            incident_id: incident.id.clone(),
-            incident_title: incident.title.clone(),
-            text: notice::render(&data, Format::Markdown, &settings)?,
-        })
+        Letter::written(&customer, &incident, &entries)
     })
     .await;
-    match made {
-        Ok(Ok(l)) => {
+    match settled(made) {
+        Ok(l) => {
             let what = format!("incident {}", l.incident_id);
             show(&state, &s, what, l)
         }
-        Ok(Err(e)) => state.console.fail(Some(&s), e.into()),
-        Err(e) => state.console.fail(Some(&s), e.into()),
+        Err(f) => state.console.fail(Some(&s), f),
     }
 }
