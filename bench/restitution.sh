@@ -4,7 +4,8 @@
 # incident for everyone with one POST /v1/incidents/{id}/credits; then settle an incident of
 # the list plans' customers and one of the custom plans' (to compare the shares); report the
 # server's time and peak RSS (/usr/bin/time -v) and, in the same run, the raw insert ceiling of
-# the store for the same rows (sqlite3 .import of the rows the settlement appended).
+# the store for the same rows (sqlite3 .import of the rows the settlement appended); and that
+# every foreign key of the ledger written still resolves.
 #
 # usage: bench/restitution.sh [CUSTOMERS] [WORKDIR]   (needs a release build, curl, sqlite3)
 set -euo pipefail
@@ -87,3 +88,9 @@ sqlite3 "$RAW" "PRAGMA synchronous=NORMAL" "ATTACH '$DB' AS src" "BEGIN" \
 t1=$(date +%s.%N)
 python3 -c "r=$ROWS; s=$t1-$t0; print(f'raw insert: {r} rows in {s:.2f} s = {r/s:,.0f} rows/s = {r/2/s:,.0f} customers/s')"
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Settlements append without SQLite's per-row foreign-key lookups (docs/restitution.md): every
+# key of the ledger they wrote must still resolve.
+BROKEN=$(sqlite3 "$DB" "SELECT count(*) FROM pragma_foreign_key_check")
+echo "foreign keys that do not resolve: $BROKEN"
+[ "$BROKEN" = 0 ]

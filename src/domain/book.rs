@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use super::fee::{FeeSource, Plan, PlanSegment};
 use super::interval::Span;
 use super::money::Currency;
-use super::period::PeriodLabel;
+use super::period::{PeriodKind, PeriodLabel, ZonedPeriod};
 use super::policy::Policy;
 use super::scope::{IncidentKind, Scope};
 use super::time::Nanos;
@@ -178,10 +178,20 @@ pub fn version_for_period<'p>(
     plans: &'p Plans,
     label: PeriodLabel,
 ) -> Result<&'p PlanVersion, MissingPlan> {
-    let start = label.in_zone(customer.timezone).start;
+    version_for_period_by(customer, plans, label, &mut |l, z| l.in_zone(z))
+}
+
+/// [`version_for_period`], with the period's boundaries in a zone from `in_zone`.
+fn version_for_period_by<'p>(
+    customer: &Customer,
+    plans: &'p Plans,
+    label: PeriodLabel,
+    in_zone: &mut dyn FnMut(PeriodLabel, Tz) -> ZonedPeriod,
+) -> Result<&'p PlanVersion, MissingPlan> {
+    let start = in_zone(label, customer.timezone).start;
     let v = version_at(customer, plans, start)?;
     match v.policy.timezone {
-        Some(z) if z != customer.timezone => version_at(customer, plans, label.in_zone(z).start),
+        Some(z) if z != customer.timezone => version_at(customer, plans, in_zone(label, z).start),
         _ => Ok(v),
     }
 }
@@ -198,15 +208,77 @@ pub fn labels_touched(
     span: Span,
 ) -> Result<Vec<PeriodLabel>, MissingPlan> {
     let v = version_at(customer, plans, span.start)?;
-    let zone = measuring_zone(customer, v);
-    let mut p = PeriodLabel::containing(v.policy.period, zone, span.start);
-    let last = PeriodLabel::containing(v.policy.period, zone, span.end - 1);
+    Ok(labels_in(
+        v.policy.period,
+        measuring_zone(customer, v),
+        span,
+    ))
+}
+
+/// The periods of `kind` in `zone` that an instant range touches.
+fn labels_in(kind: PeriodKind, zone: Tz, span: Span) -> Vec<PeriodLabel> {
+    let mut p = PeriodLabel::containing(kind, zone, span.start);
+    let last = PeriodLabel::containing(kind, zone, span.end - 1);
     let mut out = vec![p];
     while p < last {
         p = p.next();
         out.push(p);
     }
-    Ok(out)
+    out
+}
+
+/// Period boundaries worked out once each. Local midnight (a search of the zone's rules for
+/// the offset) is most of what listing a settlement batch's periods costs, and its thousands of
+/// customers share a handful of (period, zone) pairs. Each method answers exactly what the
+/// function of the same name does; the memo is bounded, so memory stays flat.
+#[derive(Debug, Default)]
+pub struct PeriodMemo {
+    zoned: HashMap<(PeriodLabel, Tz), ZonedPeriod>,
+    touched: HashMap<(PeriodKind, Tz, Span), Vec<PeriodLabel>>,
+}
+
+/// Entries a [`PeriodMemo`] map keeps at most before it starts afresh.
+const PERIOD_MEMO_MAX: usize = 4096;
+
+impl PeriodMemo {
+    /// [`PeriodLabel::in_zone`].
+    pub fn in_zone(&mut self, label: PeriodLabel, zone: Tz) -> ZonedPeriod {
+        if self.zoned.len() >= PERIOD_MEMO_MAX {
+            self.zoned.clear();
+        }
+        *self
+            .zoned
+            .entry((label, zone))
+            .or_insert_with(|| label.in_zone(zone))
+    }
+
+    /// [`labels_touched`].
+    pub fn labels_touched(
+        &mut self,
+        customer: &Customer,
+        plans: &Plans,
+        span: Span,
+    ) -> Result<&[PeriodLabel], MissingPlan> {
+        let v = version_at(customer, plans, span.start)?;
+        let key = (v.policy.period, measuring_zone(customer, v), span);
+        if self.touched.len() >= PERIOD_MEMO_MAX {
+            self.touched.clear();
+        }
+        Ok(self
+            .touched
+            .entry(key)
+            .or_insert_with(|| labels_in(key.0, key.1, key.2)))
+    }
+
+    /// [`version_for_period`].
+    pub fn version_for_period<'p>(
+        &mut self,
+        customer: &Customer,
+        plans: &'p Plans,
+        label: PeriodLabel,
+    ) -> Result<&'p PlanVersion, MissingPlan> {
+        version_for_period_by(customer, plans, label, &mut |l, z| self.in_zone(l, z))
+    }
 }
 
 /// The period a customer is in at an instant, by the policy then in force (the default

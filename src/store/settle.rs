@@ -25,8 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::batch::PricedQuote;
 use crate::domain::book::{
-    fee_source, labels_touched, measuring_zone, version_for_period, Customer, EntryKind,
-    IncidentRecord, PlanVersion, Plans,
+    fee_source, measuring_zone, Customer, EntryKind, IncidentRecord, PeriodMemo, PlanVersion, Plans,
 };
 use crate::domain::credit::PeriodCredit;
 use crate::domain::fee::FeeSource;
@@ -165,15 +164,18 @@ pub fn settle_incident(
             if let Some(mut r) = reader {
                 let ids = &ids;
                 scope.spawn(move || {
+                    let mut sent = HashSet::new();
                     for after in ask_rx {
-                        let page = read_tx(&mut r, |c| read_page(c, ids, after.as_deref(), size));
+                        let page = read_tx(&mut r, |c| {
+                            read_page(c, ids, after.as_deref(), size, &mut sent)
+                        });
                         if page_tx.send(page).is_err() {
                             break;
                         }
                     }
                 });
             }
-            let mut given: Option<(Vec<Customer>, i64)> = None;
+            let mut given: Option<(Vec<Customer>, Plans, i64)> = None;
             while !chunk.is_empty() {
                 let stage = Stage {
                     record,
@@ -212,7 +214,7 @@ pub fn settle_incident(
                             .recv()
                             .map_err(|_| Error::internal("the settlement's reader stopped"))??;
                         (chunk, more) = (page.ids, page.more);
-                        given = Some((page.customers, version));
+                        given = Some((page.customers, page.plans, version));
                     }
                     None => {
                         (chunk, more) = ids.next(conn, chunk.last().map(String::as_str), size)?;
@@ -274,23 +276,44 @@ struct Page {
     ids: Vec<String>,
     more: bool,
     customers: Vec<Customer>,
+    /// The plans of its customers not sent with an earlier page, parsed.
+    plans: Plans,
 }
 
+/// Reads the next page; `sent` holds the plans sent with earlier pages (the writer keeps
+/// those it was given in its cache, and loads itself any it lacks, so this only saves work).
 fn read_page(
     c: &mut Conn,
     ids: &CustomerIds,
     after: Option<&str>,
     size: usize,
+    sent: &mut HashSet<String>,
 ) -> Result<Page, Error> {
     let (ids, more) = ids.next(c, after, size)?;
     let customers = match (ids.first(), ids.last()) {
         (Some(first), Some(last)) => batch_customers(c, &ids, first, last)?,
         _ => Vec::new(),
     };
+    if sent.len() > TARGETS_KEPT {
+        sent.clear();
+    }
+    let new: BTreeSet<&str> = customers
+        .iter()
+        .flat_map(|cu| cu.history.iter().map(|(_, p)| p.as_str()))
+        .filter(|id| !sent.contains(*id))
+        .collect();
+    let plans = if new.is_empty() {
+        Plans::new()
+    } else {
+        let new: Vec<&str> = new.into_iter().collect();
+        sent.extend(new.iter().map(|id| (*id).to_string()));
+        load_plans_named(c, &new)?
+    };
     Ok(Page {
         ids,
         more,
         customers,
+        plans,
     })
 }
 
@@ -301,8 +324,9 @@ fn read_page(
 /// its own lock: then no other connection committed in between, and they are exactly what it
 /// would read itself. Otherwise it reads them again.
 struct Lookahead<'a> {
-    /// This batch's customers read ahead, with the data version they are valid at.
-    given: Option<(Vec<Customer>, i64)>,
+    /// This batch's customers and the plans new to the writer read ahead, with the data
+    /// version they are valid at.
+    given: Option<(Vec<Customer>, Plans, i64)>,
     /// Asks for the next batch; called under the lock with the current data version.
     ask: &'a mut dyn FnMut(i64),
 }
@@ -577,6 +601,8 @@ struct Targets {
     /// Breakdowns (SHA-256) this settlement has sent to be stored. A batch that fails ends the
     /// settlement, so none of these can be missing from the database.
     stored: HashSet<String>,
+    /// Period boundaries in the zones seen so far.
+    periods: PeriodMemo,
 }
 
 /// Breakdown digests remembered at most (forgetting only costs an INSERT OR IGNORE).
@@ -839,6 +865,8 @@ struct BatchOut {
     entries: JsonRows,
     line_rows: JsonRows,
     breakdowns: Vec<BreakdownRow>,
+    /// Chunks handed over so far.
+    chunks: usize,
 }
 
 /// Rows of a batch ready to be written, in the order they go in: the new breakdowns, the
@@ -853,8 +881,22 @@ struct Chunk {
 /// Rows computed before they are handed to the writer.
 const CHUNK_ROWS: usize = 1_000;
 
+/// Rows of a batch's first chunk: the writer waits for it, so it is handed over early.
+const FIRST_CHUNK_ROWS: usize = 100;
+
 impl BatchOut {
+    /// Whether the chunk being computed is due to go to the writer.
+    fn chunk_due(&self) -> bool {
+        let rows = if self.chunks == 0 {
+            FIRST_CHUNK_ROWS
+        } else {
+            CHUNK_ROWS
+        };
+        self.entries.len() >= rows || self.line_rows.len() >= rows
+    }
+
     fn take_chunk(&mut self) -> Result<Chunk, Error> {
+        self.chunks += 1;
         let closed = |rows: JsonRows| -> Result<Option<String>, Error> {
             (!rows.is_empty()).then(|| rows.into_text()).transpose()
         };
@@ -910,22 +952,28 @@ fn batch_body(
     let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
         return Ok(BatchOut::default());
     };
-    let customers = if opts.dry_run {
-        batch_customers(c, ids, first, last)?
+    let (customers, given_plans) = if opts.dry_run {
+        (batch_customers(c, ids, first, last)?, None)
     } else {
         let version = data_version(c)?;
-        let customers = match ahead.given {
-            Some((customers, at)) if at == version => customers,
-            _ => batch_customers(c, ids, first, last)?,
+        let read = match ahead.given {
+            Some((customers, plans, at)) if at == version => (customers, Some(plans)),
+            _ => (batch_customers(c, ids, first, last)?, None),
         };
         (ahead.ask)(version);
-        customers
+        read
     };
     // The plan cache is the batch's plans for the batch, and goes back after it.
     let mut cache = std::mem::take(&mut targets.plans);
-    cached_plans(c, &mut cache, &mut targets.plan_versions, &customers)?;
+    cached_plans(
+        c,
+        &mut cache,
+        &mut targets.plan_versions,
+        &customers,
+        given_plans,
+    )?;
     let input = load_batch(c, customers, first, last, work, cache)?;
-    let (items, range, settled_customers) = plan_items(&input, work, opts)?;
+    let (items, range, settled_customers) = plan_items(&input, work, opts, &mut targets.periods)?;
     let incidents = match range {
         Some(r) => load_overlapping(c, r, opts.as_of)?,
         None => Vec::new(),
@@ -1095,11 +1143,16 @@ fn cached_plans(
     cache: &mut Plans,
     seen: &mut Option<i64>,
     customers: &[Customer],
+    given: Option<Plans>,
 ) -> Result<(), Error> {
     let versions: i64 = plan_versions::table.count().get_result(c)?;
     if *seen != Some(versions) || cache.len() > TARGETS_KEPT {
         cache.clear();
         *seen = Some(versions);
+    }
+    // Plans read ahead at this same data version (see [`Lookahead`]).
+    for (id, plan) in given.into_iter().flatten() {
+        cache.entry(id).or_insert(plan);
     }
     let missing: BTreeSet<&str> = customers
         .iter()
@@ -1119,19 +1172,20 @@ fn plan_items<'p>(
     input: &'p BatchInput,
     work: &Work<'_>,
     opts: &SettleOptions,
+    memo: &mut PeriodMemo,
 ) -> Result<(Vec<Item<'p>>, Option<Span>, usize), Error> {
     let plans = &input.plans;
     let mut items: Vec<Item<'p>> = Vec::new();
     let mut range: Option<Span> = None;
     let mut settled_customers = 0usize;
     for (ci, cu) in input.customers.iter().enumerate() {
-        let labels = labels_for(input, cu, work, opts)?;
+        let labels = labels_for(input, cu, work, opts, memo)?;
         if labels.is_empty() {
             continue;
         }
         settled_customers += 1;
         for label in labels {
-            let v = version_for_period(cu, plans, label)?;
+            let v = memo.version_for_period(cu, plans, label)?;
             if v.policy.period != label.kind() {
                 if let Work::Period(_) = work {
                     return Err(Error::invalid(
@@ -1146,12 +1200,12 @@ fn plan_items<'p>(
                 // The policy changed its period kind; settle the period of its kind instead.
                 let zone = measuring_zone(cu, v);
                 let relabel =
-                    PeriodLabel::containing(v.policy.period, zone, label.in_zone(zone).start);
-                let v2 = version_for_period(cu, plans, relabel)?;
-                push_item(&mut items, &mut range, cu, ci, relabel, v2);
+                    PeriodLabel::containing(v.policy.period, zone, memo.in_zone(label, zone).start);
+                let v2 = memo.version_for_period(cu, plans, relabel)?;
+                push_item(&mut items, &mut range, memo, cu, ci, relabel, v2);
                 continue;
             }
-            push_item(&mut items, &mut range, cu, ci, label, v);
+            push_item(&mut items, &mut range, memo, cu, ci, label, v);
         }
     }
     items.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
@@ -1164,6 +1218,7 @@ fn labels_for(
     cu: &Customer,
     work: &Work<'_>,
     opts: &SettleOptions,
+    memo: &mut PeriodMemo,
 ) -> Result<BTreeSet<PeriodLabel>, Error> {
     let mut labels: BTreeSet<PeriodLabel> = BTreeSet::new();
     match work {
@@ -1174,7 +1229,7 @@ fn labels_for(
             if let Some(inc) = &input.incident {
                 if inc.concerns(cu) {
                     if let Some(span) = inc.span(opts.as_of) {
-                        labels.extend(labels_touched(cu, &input.plans, span)?);
+                        labels.extend(memo.labels_touched(cu, &input.plans, span)?);
                     }
                 }
             }
@@ -1206,14 +1261,14 @@ fn settle_items(
     let mut totals: BTreeMap<&'static str, (Currency, Decimal)> = BTreeMap::new();
     for (ci, label, version) in items {
         let cu = &input.customers[*ci];
-        let relevant = relevant_incidents(cu, *label, version, incidents, opts)?;
+        let memo = &mut targets.periods;
         let key = TargetKey {
             zone: cu.timezone,
             label: *label,
             plan_id: version.plan_id.clone(),
             version: version.version,
             history: cu.history.clone(),
-            incidents: relevant,
+            incidents: relevant_incidents(cu, *label, version, incidents, opts, memo)?,
         };
         let cx = Cx {
             cu,
@@ -1299,7 +1354,7 @@ fn settle_items(
                 line_entry,
             ))?;
         }
-        if out.entries.len() >= CHUNK_ROWS || out.line_rows.len() >= CHUNK_ROWS {
+        if out.chunk_due() {
             flush(out.take_chunk()?)?;
         }
         let after = opts
@@ -1344,8 +1399,9 @@ fn relevant_incidents(
     version: &PlanVersion,
     incidents: &[IncidentRecord],
     opts: &SettleOptions,
+    memo: &mut PeriodMemo,
 ) -> Result<Vec<usize>, Error> {
-    let zp = label.in_zone(measuring_zone(cu, version));
+    let zp = memo.in_zone(label, measuring_zone(cu, version));
     let period_span = Span {
         start: zp.start,
         end: zp.end.max(zp.start + 1),
@@ -1388,12 +1444,13 @@ fn not_yet_ended(incident: &IncidentRecord, as_of: Nanos) -> Error {
 fn push_item<'p>(
     items: &mut Vec<Item<'p>>,
     range: &mut Option<Span>,
+    memo: &mut PeriodMemo,
     cu: &Customer,
     ci: usize,
     label: PeriodLabel,
     v: &'p PlanVersion,
 ) {
-    let zp = label.in_zone(measuring_zone(cu, v));
+    let zp = memo.in_zone(label, measuring_zone(cu, v));
     let span = Span {
         start: zp.start,
         end: zp.end.max(zp.start + 1),

@@ -336,6 +336,7 @@ macro_rules! pragma_reader {
 pragma_reader!(CacheSize, cache_size);
 pragma_reader!(WalAutocheckpoint, wal_autocheckpoint);
 pragma_reader!(TempStore, temp_store);
+pragma_reader!(ForeignKeys, foreign_keys);
 
 /// The connection's current values of the settings a settlement changes, as PRAGMA lines
 /// that put them back.
@@ -343,17 +344,27 @@ fn current_settings(conn: &mut Conn) -> Result<String, Error> {
     let cache: CacheSize = diesel::sql_query("PRAGMA cache_size").get_result(conn)?;
     let wal: WalAutocheckpoint = diesel::sql_query("PRAGMA wal_autocheckpoint").get_result(conn)?;
     let temp: TempStore = diesel::sql_query("PRAGMA temp_store").get_result(conn)?;
+    let fk: ForeignKeys = diesel::sql_query("PRAGMA foreign_keys").get_result(conn)?;
     Ok(format!(
-        "PRAGMA cache_size = {}; PRAGMA wal_autocheckpoint = {}; PRAGMA temp_store = {};",
-        cache.cache_size, wal.wal_autocheckpoint, temp.temp_store
+        "PRAGMA cache_size = {}; PRAGMA wal_autocheckpoint = {}; PRAGMA temp_store = {}; \
+         PRAGMA foreign_keys = {};",
+        cache.cache_size, wal.wal_autocheckpoint, temp.temp_store, fk.foreign_keys
     ))
 }
 
 /// Runs `f` (a settlement) with the settings its bulk appends want, then gives the connection
-/// its own back: [`SETTLE_PAGE_CACHE_KIB`] of page cache, a checkpoint every
-/// [`SETTLE_CHECKPOINT_PAGES`], and statement journals in memory (each multi-row INSERT keeps
-/// one, to undo itself alone on a constraint error; past 64 KiB SQLite would spill it to a
-/// temporary file otherwise).
+/// its own back, also when `f` fails or panics (the connection goes back to the pool):
+/// - [`SETTLE_PAGE_CACHE_KIB`] of page cache and a checkpoint every [`SETTLE_CHECKPOINT_PAGES`];
+/// - statement journals in memory (each multi-row INSERT keeps one, to undo itself alone on a
+///   constraint error; past 64 KiB SQLite would spill it to a temporary file otherwise);
+/// - no per-row foreign-key lookups. SQLite checks a foreign key by opening a cursor on the
+///   parent and seeking it, for every key of every row: five per settled customer, about an
+///   eighth of a settlement's time. A settlement's rows need none of them: each names a
+///   customer and a plan version it read, and a breakdown, settlement and entry it wrote, all
+///   inside the same write transaction, and none of those parents can go away (plan versions,
+///   breakdowns, settlements and entries refuse DELETE; customers are never deleted, and every
+///   other connection enforces the keys). `docs/restitution.md` says so too, and the tests
+///   run `PRAGMA foreign_key_check` after their settlements.
 pub fn with_settle_settings<T>(
     conn: &mut Conn,
     f: impl FnOnce(&mut Conn) -> Result<T, Error>,
@@ -362,9 +373,16 @@ pub fn with_settle_settings<T>(
     conn.batch_execute(&format!(
         "PRAGMA cache_size = -{SETTLE_PAGE_CACHE_KIB};
          PRAGMA wal_autocheckpoint = {SETTLE_CHECKPOINT_PAGES};
-         PRAGMA temp_store = MEMORY;"
+         PRAGMA temp_store = MEMORY;
+         PRAGMA foreign_keys = OFF;"
     ))?;
-    let out = f(conn);
-    conn.batch_execute(&restore)?;
-    out
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *conn)));
+    let restored = conn.batch_execute(&restore);
+    match out {
+        Ok(out) => {
+            restored?;
+            out
+        }
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }

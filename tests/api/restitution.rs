@@ -48,6 +48,12 @@ fn dump(app: &TestApp) -> String {
             out.push('\n');
         }
     }
+    // Settlements append without per-row foreign-key lookups: every key must still resolve.
+    let broken: One =
+        diesel::sql_query("SELECT CAST(count(*) AS TEXT) AS v FROM pragma_foreign_key_check")
+            .get_result(&mut c)
+            .unwrap();
+    assert_eq!(broken.v, "0", "foreign keys that do not resolve");
     out
 }
 

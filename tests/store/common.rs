@@ -122,7 +122,36 @@ pub fn add_january_hour(conn: &mut Conn, id: &str) {
 }
 
 pub fn settle(conn: &mut Conn, incident: &str) -> SettlementReport {
-    settle_incident(conn, incident, &opts()).expect("settle")
+    let report = settle_incident(conn, incident, &opts()).expect("settle");
+    assert_keys_hold(conn);
+    report
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+fn count(conn: &mut Conn, sql: &str) -> i64 {
+    use diesel::RunQueryDsl;
+    let row: Count = diesel::sql_query(sql).get_result(conn).expect(sql);
+    row.n
+}
+
+/// A settlement appends without SQLite's per-row foreign-key lookups: afterwards the
+/// connection enforces them again, and every key in the database resolves.
+pub fn assert_keys_hold(conn: &mut Conn) {
+    assert_eq!(
+        count(conn, "SELECT foreign_keys AS n FROM pragma_foreign_keys"),
+        1,
+        "foreign keys are enforced again after a settlement"
+    );
+    assert_eq!(
+        count(conn, "SELECT count(*) AS n FROM pragma_foreign_key_check"),
+        0,
+        "every foreign key resolves"
+    );
 }
 
 /// Settles one (customer, period) directly, e.g. `settle_period(c, "acme", "2026-01")`.

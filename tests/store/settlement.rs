@@ -110,6 +110,8 @@ fn an_extended_incident_appends_the_difference() {
         sla_credit::store::settle::settle_incident(&mut c, "A", &o),
         Err(StoreError::Conflict { .. })
     ));
+    // A settlement that fails gives the connection its settings back too.
+    assert_keys_hold(&mut c);
     o.dry_run = true;
     let dry = sla_credit::store::settle::settle_incident(&mut c, "A", &o).unwrap();
     assert_eq!(dry.entries_appended, 0);
@@ -461,6 +463,7 @@ fn small_batches_read_ahead_and_settle_every_customer_once() {
     assert_eq!(r.totals[0].amount, "115.00");
     let again = sla_credit::store::settle::settle_incident(&mut c, "A", &o).expect("again");
     assert_eq!(again.entries_appended, 0);
+    assert_keys_hold(&mut c);
 }
 
 /// What reading ahead relies on: a connection's data version changes when another connection
