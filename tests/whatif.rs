@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use sla_credit::csv::import::Rows;
 use sla_credit::domain::book::{
     fee_source, labels_touched, measuring_zone, version_for_period, Customer, IncidentRecord,
-    PlanInfo, PlanVersion, Plans,
+    PeriodMemo, PlanInfo, PlanVersion, Plans,
 };
 use sla_credit::domain::interval::{Span, Window};
 use sla_credit::domain::scope::IncidentKind;
@@ -493,6 +493,38 @@ fn every_row_equals_the_engines_single_quote() {
         got.iter().any(|r| r[0] == "'-dash"),
         "the formula-like id is neutralized"
     );
+}
+
+/// A settlement lists its periods through `PeriodMemo`: over the generated book (every zone,
+/// policies measuring in their own zone, plan changes, every incident), each of its answers
+/// equals the function it stands for, whatever was asked before.
+#[test]
+fn the_period_memo_answers_what_the_functions_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (c, p, i) = generate(dir.path());
+    let (custs, plans, incidents) = read_book(&c, &p, &i);
+    let as_of = parse_instant(AS_OF).expect("as_of");
+    let mut memo = PeriodMemo::default();
+    let mut asked = 0;
+    for cu in &custs {
+        for inc in incidents.iter().filter(|i| i.concerns(cu)) {
+            let Some(span) = inc.span(as_of) else {
+                continue;
+            };
+            let labels = labels_touched(cu, &plans, span).expect("labels");
+            let memo_labels = memo.labels_touched(cu, &plans, span).expect("memo labels");
+            assert_eq!(memo_labels, labels.as_slice(), "{} {}", cu.id, inc.id);
+            for label in labels {
+                let v = version_for_period(cu, &plans, label).expect("version");
+                let mv = memo.version_for_period(cu, &plans, label).expect("memo");
+                assert!(std::ptr::eq(v, mv), "{} {label}", cu.id);
+                let zone = measuring_zone(cu, v);
+                assert_eq!(memo.in_zone(label, zone), label.in_zone(zone));
+                asked += 1;
+            }
+        }
+    }
+    assert!(asked > 1000, "only {asked} periods asked");
 }
 
 #[test]
