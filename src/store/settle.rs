@@ -297,18 +297,8 @@ fn read_page(
     if sent.len() > TARGETS_KEPT {
         sent.clear();
     }
-    let new: BTreeSet<&str> = customers
-        .iter()
-        .flat_map(|cu| cu.history.iter().map(|(_, p)| p.as_str()))
-        .filter(|id| !sent.contains(*id))
-        .collect();
-    let plans = if new.is_empty() {
-        Plans::new()
-    } else {
-        let new: Vec<&str> = new.into_iter().collect();
-        sent.extend(new.iter().map(|id| (*id).to_string()));
-        load_plans_named(c, &new)?
-    };
+    let plans = plans_lacking(c, &customers, |id| sent.contains(id))?;
+    sent.extend(plans.keys().cloned());
     Ok(Page {
         ids,
         more,
@@ -1154,16 +1144,27 @@ fn cached_plans(
     for (id, plan) in given.into_iter().flatten() {
         cache.entry(id).or_insert(plan);
     }
-    let missing: BTreeSet<&str> = customers
+    let missing = plans_lacking(c, customers, |id| cache.contains_key(id))?;
+    cache.extend(missing);
+    Ok(())
+}
+
+/// Loads and parses the plans of `customers`' histories that `known` does not name.
+fn plans_lacking(
+    c: &mut Conn,
+    customers: &[Customer],
+    known: impl Fn(&str) -> bool,
+) -> Result<Plans, Error> {
+    let lacking: BTreeSet<&str> = customers
         .iter()
         .flat_map(|cu| cu.history.iter().map(|(_, p)| p.as_str()))
-        .filter(|id| !cache.contains_key(*id))
+        .filter(|id| !known(id))
         .collect();
-    if !missing.is_empty() {
-        let missing: Vec<&str> = missing.into_iter().collect();
-        cache.extend(load_plans_named(c, &missing)?);
+    if lacking.is_empty() {
+        return Ok(Plans::new());
     }
-    Ok(())
+    let lacking: Vec<&str> = lacking.into_iter().collect();
+    load_plans_named(c, &lacking)
 }
 
 /// The (customer, period) pairs to settle, with the policy version of each; the instant
