@@ -132,6 +132,9 @@ macro_rules! routes {
                         .default_service(web::to(move || {
                             let allow = allow.clone();
                             async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow)) }
+                        }))
+                        .wrap(from_fn(|req: ServiceRequest, next: Next<BoxBody>| {
+                            authorize(req, next, $path)
                         })),
                 );
             )+
@@ -171,9 +174,8 @@ routes! {
     "/v1/exports/{id}/acknowledgement" => { POST Transfer exports::post_acknowledgement },
 }
 
-/// The route a request matched, if any.
-fn route_of(method: &Method, pattern: Option<&str>) -> Option<&'static RouteSpec> {
-    let pattern = pattern?;
+/// The route of a method on a resource, if the resource answers that method.
+fn route_of(method: &Method, pattern: &str) -> Option<&'static RouteSpec> {
     ROUTES
         .iter()
         .find(|r| r.path == pattern && r.method == method.as_str())
@@ -188,12 +190,15 @@ fn bearer(req: &ServiceRequest) -> Option<String> {
         .then(|| token.trim().to_string())
 }
 
-/// Authentication and the role matrix, from the route table.
+/// Authentication and the role matrix, from the route table: wraps each resource, so it runs
+/// once the router has chosen the resource (`pattern`) and never matches the path itself. A
+/// method the resource does not answer is public: its 405 needs no key.
 async fn authorize(
     req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let spec = route_of(req.method(), req.match_pattern().as_deref());
+    next: Next<BoxBody>,
+    pattern: &'static str,
+) -> Result<ServiceResponse<EitherBody<BoxBody>>, actix_web::Error> {
+    let spec = route_of(req.method(), pattern);
     let access = spec.map_or(Access::Public, |s| s.access);
     if access == Access::Public {
         return next
@@ -353,7 +358,6 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
             .default_service(web::to(|req: HttpRequest| async move {
                 Err::<HttpResponse, _>(ApiError::NoRoute(req.path().to_string()))
             }))
-            .wrap(from_fn(authorize))
             .wrap(ErrorHandlers::new().default_handler(problem_for_framework_errors))
             .wrap(prom.clone())
             .wrap(from_fn(request_id_header))

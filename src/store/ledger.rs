@@ -3,6 +3,7 @@
 //! SQL. Goodwill and reversal entries live here; settlement entries come from the settlement module.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use diesel::connection::DefaultLoadingMode;
 use diesel::prelude::*;
@@ -251,8 +252,8 @@ pub fn customer_page(
         .load_iter::<PageRow, DefaultLoadingMode>(conn)?;
     let mut entries: Vec<Entry> = Vec::with_capacity(limit.min(512));
     let mut views = Vec::with_capacity(limit.min(512));
-    let mut bodies: HashMap<String, Value> = HashMap::new();
-    let mut policies: HashMap<(String, i64), Value> = HashMap::new();
+    let mut bodies: HashMap<String, Arc<Value>> = HashMap::new();
+    let mut policies: HashMap<(String, i64), Arc<Value>> = HashMap::new();
     for row in rows {
         let (row, reference, export_id, body, reversed_by, settlement_id, policy) = row?;
         // Rows of one entry are adjacent (ordered by id); the first one counts.
@@ -265,11 +266,11 @@ pub fn customer_page(
         let entry = Entry::try_from(row)?;
         let breakdown = match (&entry.breakdown_sha256, body) {
             (Some(sha), Some(text)) => parsed_once(&mut bodies, sha.clone(), &text)?,
-            _ => Value::Null,
+            _ => null(),
         };
         let policy = match (&entry.plan_id, entry.policy_version, policy) {
             (Some(p), Some(v), Some(text)) => parsed_once(&mut policies, (p.clone(), v), &text)?,
-            _ => Value::Null,
+            _ => null(),
         };
         let joined = Joined {
             reference,
@@ -287,16 +288,22 @@ pub fn customer_page(
 
 /// A JSON text, parsed once per key.
 fn parsed_once<K: std::hash::Hash + Eq>(
-    seen: &mut HashMap<K, Value>,
+    seen: &mut HashMap<K, Arc<Value>>,
     key: K,
     text: &str,
-) -> Result<Value, Error> {
+) -> Result<Arc<Value>, Error> {
     if let Some(v) = seen.get(&key) {
-        return Ok(v.clone());
+        return Ok(Arc::clone(v));
     }
     let v: Value = serde_json::from_str(text).map_err(|e| Error::internal(e.to_string()))?;
-    seen.insert(key, v.clone());
+    let v = Arc::new(v);
+    seen.insert(key, Arc::clone(&v));
     Ok(v)
+}
+
+/// JSON `null`, for an entry without a breakdown or a policy.
+fn null() -> Arc<Value> {
+    Arc::new(Value::Null)
 }
 
 /// A customer's balances per currency, from every entry's amount (summed in Rust): one
@@ -374,15 +381,16 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
         .iter()
         .filter_map(|e| e.breakdown_sha256.as_deref())
         .collect();
-    let mut bodies: HashMap<String, Value> = HashMap::new();
+    let mut bodies: HashMap<String, Arc<Value>> = HashMap::new();
     for chunk in shas.chunks(10_000) {
         let rows: Vec<BreakdownRow> = credit_breakdowns::table
             .filter(credit_breakdowns::sha256.eq_any(chunk))
             .select(BreakdownRow::as_select())
             .load(conn)?;
         for r in rows {
-            let v = serde_json::from_str(&r.body).map_err(|e| Error::internal(e.to_string()))?;
-            bodies.insert(r.sha256, v);
+            let v: Value =
+                serde_json::from_str(&r.body).map_err(|e| Error::internal(e.to_string()))?;
+            bodies.insert(r.sha256, Arc::new(v));
         }
     }
     let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
@@ -418,7 +426,7 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
     }
     let batches = batches_of(conn, &ids)?;
     let settled_by = super::settlements::settlements_of_entries(conn, &settled_ids)?;
-    let mut policies: HashMap<(String, i64), Value> = HashMap::new();
+    let mut policies: HashMap<(String, i64), Arc<Value>> = HashMap::new();
     for e in entries {
         if let (Some(p), Some(v)) = (&e.plan_id, e.policy_version) {
             if policies.contains_key(&(p.clone(), v)) {
@@ -428,8 +436,9 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
                 .find((p, v))
                 .select(plan_versions::policy)
                 .first(conn)?;
-            let value = serde_json::from_str(&text).map_err(|e| Error::internal(e.to_string()))?;
-            policies.insert((p.clone(), v), value);
+            let value: Value =
+                serde_json::from_str(&text).map_err(|e| Error::internal(e.to_string()))?;
+            policies.insert((p.clone(), v), Arc::new(value));
         }
     }
     Ok(entries
@@ -444,13 +453,10 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
                     .breakdown_sha256
                     .as_ref()
                     .and_then(|s| bodies.get(s).cloned())
-                    .unwrap_or(Value::Null),
+                    .unwrap_or(null()),
                 policy: match (&e.plan_id, e.policy_version) {
-                    (Some(p), Some(v)) => policies
-                        .get(&(p.clone(), v))
-                        .cloned()
-                        .unwrap_or(Value::Null),
-                    _ => Value::Null,
+                    (Some(p), Some(v)) => policies.get(&(p.clone(), v)).cloned().unwrap_or(null()),
+                    _ => null(),
                 },
             };
             view_of(e, joined)
@@ -464,8 +470,8 @@ struct Joined {
     export_id: Option<i64>,
     reversed_by: Option<i64>,
     settlement_id: Option<i64>,
-    breakdown: Value,
-    policy: Value,
+    breakdown: Arc<Value>,
+    policy: Arc<Value>,
 }
 
 /// The view of one entry.

@@ -6,6 +6,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::Arc;
 
 use crate::domain::book::EntryKind;
 use crate::domain::error::{field_error, Errors};
@@ -223,8 +224,10 @@ pub struct EntryView {
     pub policy_version: Option<i64>,
     pub rounding: Option<String>,
     pub explanation: String,
-    pub breakdown: Value,
-    pub policy: Value,
+    /// Shared, not copied, by the entries of a page that have the same one.
+    pub breakdown: Arc<Value>,
+    /// Shared, not copied, by the entries of a page that have the same one.
+    pub policy: Arc<Value>,
     pub as_of: Option<String>,
     pub tzdb_version: String,
     pub engine_version: String,

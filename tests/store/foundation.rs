@@ -458,3 +458,29 @@ fn instants_after_2100_are_refused_naming_the_field() {
         ],
     );
 }
+
+/// The bundled SQLite is built as `.cargo/config.toml` says (README, "The ledger"): a build
+/// that lost those options would still pass every other test, only slower.
+#[test]
+fn sqlite_is_built_multi_threaded_without_shared_caches_or_memory_statistics() {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Opt {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        compile_options: String,
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut conn = sla_credit::store::sqlite::connect(&db(&dir, "opts.db")).expect("connect");
+    let opts: Vec<String> = diesel::sql_query("SELECT compile_options FROM pragma_compile_options")
+        .load::<Opt>(&mut conn)
+        .expect("compile options")
+        .into_iter()
+        .map(|o| o.compile_options)
+        .collect();
+    assert!(opts.iter().any(|o| o == "THREADSAFE=2"), "{opts:?}");
+    assert!(opts.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "{opts:?}");
+    assert!(
+        !opts.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "{opts:?}"
+    );
+}
