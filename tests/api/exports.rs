@@ -241,3 +241,55 @@ fn exports_are_made_and_downloaded_by_finance_and_admin_only() {
     );
     post(&app, "finance", "/v1/exports", r#"{"all": true}"#).problem(422, "validation");
 }
+
+/// The support view links each entry to the batch that holds it, across an empty batch that
+/// ends where the one before it ends (the candidate range is the first one ending at or after
+/// the entry): cre_1..cre_3 in exp_1, none in exp_2, cre_4 in exp_3, cre_5 in none. Both ways
+/// of reading the balances: from a page that holds every entry, and from their own statement
+/// when the page does not.
+#[test]
+fn the_support_view_finds_each_entrys_batch_across_empty_ones() {
+    let app = spawn_app();
+    seed(&app);
+    let grant = |amount: &str| {
+        let body = json!({"amount": amount, "reason": "Later", "period": "2026-01"});
+        let a = app.admin(
+            "POST",
+            "/v1/customers/hyper/credits",
+            Some(&body.to_string()),
+        );
+        assert_eq!(a.status, 201, "{}", a.body);
+    };
+    assert_eq!(post(&app, "finance", "/v1/exports", "").json()["rows"], 3);
+    assert_eq!(post(&app, "finance", "/v1/exports", "").json()["rows"], 0);
+    grant("4.00");
+    assert_eq!(post(&app, "finance", "/v1/exports", "").json()["rows"], 1);
+    grant("1.00");
+
+    let whole = app.admin("GET", "/v1/customers/hyper/credits", None).json();
+    let links: Vec<(&str, &Value)> = whole["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["id"].as_str().unwrap(), &e["export_id"]))
+        .collect();
+    assert_eq!(
+        links,
+        vec![
+            ("cre_5", &Value::Null),
+            ("cre_4", &json!("exp_3")),
+            ("cre_3", &json!("exp_1")),
+            ("cre_2", &json!("exp_1")),
+            ("cre_1", &json!("exp_1")),
+        ]
+    );
+    // 20.00 + 12.50 − 12.50 + 4.00 exported, 1.00 not yet.
+    let balances =
+        json!([{"currency": "USD", "total": "25.00", "exported": "24.00", "pending": "1.00"}]);
+    assert_eq!(whole["balances"], balances);
+    let paged = app
+        .admin("GET", "/v1/customers/hyper/credits?limit=2", None)
+        .json();
+    assert_eq!(paged["balances"], balances);
+    assert_eq!(paged["data"][1]["export_id"], "exp_3");
+}
