@@ -319,13 +319,13 @@ fn parsed_once<K: std::hash::Hash + Eq>(
     if let Some(v) = seen.get(&key) {
         return Ok(Arc::clone(v));
     }
-    let v = parse_shared(text)?;
+    let v = stored_json(text)?;
     seen.insert(key, Arc::clone(&v));
     Ok(v)
 }
 
 /// A stored JSON text (a breakdown, a policy), parsed to be shared by the entries that have it.
-fn parse_shared(text: &str) -> Result<Arc<Value>, Error> {
+fn stored_json(text: &str) -> Result<Arc<Value>, Error> {
     let v: Value = serde_json::from_str(text).map_err(|e| Error::internal(e.to_string()))?;
     Ok(Arc::new(v))
 }
@@ -414,7 +414,7 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
             .select(BreakdownRow::as_select())
             .load(conn)?;
         for r in rows {
-            bodies.insert(r.sha256, parse_shared(&r.body)?);
+            bodies.insert(r.sha256, stored_json(&r.body)?);
         }
     }
     let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
@@ -460,7 +460,7 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
                 .find((p, v))
                 .select(plan_versions::policy)
                 .first(conn)?;
-            policies.insert((p.clone(), v), parse_shared(&text)?);
+            policies.insert((p.clone(), v), stored_json(&text)?);
         }
     }
     let nothing = null();
