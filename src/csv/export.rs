@@ -11,7 +11,7 @@
 
 use std::borrow::Cow;
 use std::io::Write;
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 
 use sha2::{Digest, Sha256};
 
@@ -133,20 +133,27 @@ pub fn rows<'a>(
 /// Entry ids a reading thread takes at a time (a few MB of CSV).
 const SPAN: i64 = 8_192;
 
-/// Bytes that make a cell need quotes whatever the delimiter: a quote, CR or LF.
-const QUOTED: [bool; 256] = {
-    let mut t = [false; 256];
-    t[b'"' as usize] = true;
-    t[b'\n' as usize] = true;
-    t[b'\r' as usize] = true;
-    t
-};
-
 /// Whether a cell needs quotes: the csv crate's rule for `QuoteStyle::Necessary` (the
-/// delimiter, a quote, CR or LF anywhere in it). One table lookup a byte.
+/// delimiter, a quote, CR or LF anywhere in it). Eight bytes at a time: a word has a byte
+/// equal to `b` exactly when `zero_byte(word ^ b × 0x01…01)` is non-zero.
 fn needs_quotes(cell: &[u8], delimiter: u8) -> bool {
-    cell.iter()
-        .any(|&b| b == delimiter || QUOTED.get(usize::from(b)).copied().unwrap_or(false))
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let [d, q, lf, cr] = [delimiter, b'"', b'\n', b'\r'].map(|b| ONES * u64::from(b));
+    let mut words = cell.chunks_exact(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_ne_bytes(w);
+        if zero_byte(w ^ d) | zero_byte(w ^ q) | zero_byte(w ^ lf) | zero_byte(w ^ cr) != 0 {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b == delimiter || matches!(b, b'"' | b'\n' | b'\r'))
 }
 
 /// One cell, `'`-prefixed if `text` and a spreadsheet would run it, quoted if needed.
@@ -355,11 +362,16 @@ struct Chunk {
     other: Vec<u8>,
 }
 
+/// A reading thread's side of the exchange, as the writing thread holds it: where its chunks
+/// arrive, and where they go back to be filled again.
+type Reader = (Receiver<Result<Chunk, Error>>, Sender<Chunk>);
+
 /// What a reading thread found: its rows and sums.
 type Part = Result<(u64, Sums), Error>;
 
 /// Reads spans `first`, `first + step`, … of `range` with `conn`, rendering each into a
-/// chunk handed over in order; stops when the receiver is gone.
+/// chunk handed over in order; stops when the receiver is gone. Chunks come back through
+/// `back` once written and are filled again: a reader's buffers are allocated once.
 fn read_spans(
     conn: &mut Conn,
     range: Range,
@@ -367,6 +379,7 @@ fn read_spans(
     first: i64,
     step: i64,
     to: &std::sync::mpsc::SyncSender<Result<Chunk, Error>>,
+    back: &Receiver<Chunk>,
 ) -> Part {
     let mut render = Render::default();
     let mut sums = Sums::default();
@@ -382,7 +395,9 @@ fn read_spans(
             after: start,
             last: start.saturating_add(SPAN).min(range.last),
         };
-        let mut chunk = Chunk::default();
+        let mut chunk = back.try_recv().unwrap_or_default();
+        chunk.plain.clear();
+        chunk.other.clear();
         let read = for_each_entry(conn, span, span.after, None, &mut |e| {
             sums.add(e);
             if mode.plain() {
@@ -428,24 +443,29 @@ fn read_range(
     let mut reader = if spans > 1 { open_reader(conn)? } else { None };
     let threads: i64 = if reader.is_some() { 2 } else { 1 };
     let parts = std::thread::scope(|s| -> Result<Vec<Part>, Error> {
-        let mut inbox: Vec<Receiver<Result<Chunk, Error>>> = Vec::new();
+        let mut inbox: Vec<Reader> = Vec::new();
         let mut handles = Vec::new();
         let conns: Vec<&mut Conn> = std::iter::once(conn).chain(reader.as_mut()).collect();
         for (first, c) in (0..threads).zip(conns) {
             let (tx, rx) = sync_channel(2);
-            inbox.push(rx);
-            handles.push(s.spawn(move || read_spans(c, range, mode, first, threads, &tx)));
+            let (give_back, back) = channel();
+            inbox.push((rx, give_back));
+            handles.push(s.spawn(move || read_spans(c, range, mode, first, threads, &tx, &back)));
         }
         let mut written = Ok(());
         for k in 0..spans {
-            let from = inbox.get(usize::try_from(k % threads).unwrap_or(0));
-            let chunk = match from.map(Receiver::recv) {
-                Some(Ok(Ok(c))) => c,
-                Some(Ok(Err(e))) => {
+            let Some((from, give_back)) = inbox.get(usize::try_from(k % threads).unwrap_or(0))
+            else {
+                written = Err(Error::internal("an export reader is missing"));
+                break;
+            };
+            let chunk = match from.recv() {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
                     written = Err(e);
                     break;
                 }
-                _ => {
+                Err(_) => {
                     written = Err(Error::internal("an export reader stopped"));
                     break;
                 }
@@ -464,6 +484,8 @@ fn read_range(
                     break;
                 }
             }
+            // The reader may be done already; then the chunk is simply dropped.
+            let _ = give_back.send(chunk);
         }
         // The readers stop at their next hand-over once nobody takes their chunks.
         drop(inbox);
@@ -608,9 +630,26 @@ mod tests {
             "\rx",
             "Müller, Schmidt",
             "日本語;テスト",
+            "¬¬¬¬¬¬¬¬ ÌÌÌÌ ¢¢¢¢ ®®®® ««««",
         ];
+        // Each byte that needs quotes, at every place in and around a word of eight.
+        let mut placed: Vec<String> = Vec::new();
+        for special in [",", ";", "\"", "\n", "\r"] {
+            for at in 0..20 {
+                for len in [at + 1, at + 3, 24] {
+                    let mut v = "x".repeat(at);
+                    v.push_str(special);
+                    v.push_str(&"y".repeat(len.saturating_sub(at + 1)));
+                    placed.push(v);
+                }
+            }
+        }
         for d in [b',', b';'] {
-            for v in values {
+            for v in values
+                .iter()
+                .copied()
+                .chain(placed.iter().map(String::as_str))
+            {
                 for text in [true, false] {
                     let mut ours = Vec::new();
                     cell(&mut ours, v.as_bytes(), d, text);
