@@ -147,7 +147,7 @@ const COLUMNS: usize = 17;
 /// Entries by primary key, each with its customer's name (by the customer's key); the LEFT
 /// JOIN keeps `ledger_entries` the outer loop, so SQLite walks the range in id order and
 /// sorts nothing. The settlement that appended an entry is not joined here: a join seeks
-/// `settlement_lines_entry_id` once a row, where [`SETTLEMENTS_SQL`] walks the same index
+/// `settlement_lines_entry_id` once a row, where [`appended_by`] walks the same index
 /// once a window and the two are merged by entry id (a third of the export's reading). The
 /// text columns come as BLOBs of the same bytes: the rows are written byte for byte, so
 /// reading them as text would only check their UTF-8 twice per value.
@@ -160,21 +160,20 @@ const ENTRIES_SQL: &str = "SELECT l.id, l.amount_minor, l.minor_units, l.reverse
      FROM ledger_entries l LEFT JOIN customers c ON c.id = l.customer_id \
      WHERE l.id > ? AND l.id <= ? ORDER BY l.id LIMIT ?";
 
-/// The settlements that appended the entries of a window, by entry id: an entry is appended
-/// by one settlement line at most; were there two, the lowest settlement comes first and
-/// counts.
-const SETTLEMENTS_SQL: &str = "SELECT entry_id, settlement_id FROM settlement_lines \
-     WHERE entry_id > ? AND entry_id <= ? ORDER BY entry_id, settlement_id";
-
 /// Entry ids read per window: its settlements are held in memory while its entries stream.
 const WINDOW: i64 = 8_192;
 
-#[derive(QueryableByName)]
-struct AppendedBy {
-    #[diesel(sql_type = BigInt)]
-    entry_id: i64,
-    #[diesel(sql_type = BigInt)]
-    settlement_id: i64,
+/// The settlements that appended the entries of `(from, to]`, as `(entry, settlement)` pairs
+/// ordered by entry id: an entry is appended by one settlement line at most; were there two,
+/// the lowest settlement comes first and counts. Read by position, not by column name (a
+/// tenth of the export's reading when rows were matched by name).
+fn appended_by(conn: &mut Conn, from: i64, to: i64) -> Result<Vec<(Option<i64>, i64)>, Error> {
+    use super::schema::settlement_lines::dsl::{entry_id, settlement_id, settlement_lines};
+    Ok(settlement_lines
+        .filter(entry_id.gt(from).and(entry_id.le(to)))
+        .order((entry_id, settlement_id))
+        .select((entry_id, settlement_id))
+        .load(conn)?)
 }
 
 impl QueryableByName<Sqlite> for ExportEntry {
@@ -262,11 +261,7 @@ pub fn for_each_entry(
     let mut from = after.max(range.after);
     while from < range.last && left > 0 {
         let to = from.saturating_add(WINDOW).min(range.last);
-        let appended: Vec<AppendedBy> = diesel::sql_query(SETTLEMENTS_SQL)
-            .bind::<BigInt, _>(from)
-            .bind::<BigInt, _>(to)
-            .load(conn)?;
-        let mut appended = appended.into_iter().peekable();
+        let mut appended = appended_by(conn, from, to)?.into_iter().peekable();
         let rows = diesel::sql_query(ENTRIES_SQL)
             .bind::<BigInt, _>(from)
             .bind::<BigInt, _>(to)
@@ -274,10 +269,11 @@ pub fn for_each_entry(
             .load_iter::<ExportEntry, diesel::connection::DefaultLoadingMode>(conn)?;
         for row in rows {
             let mut e = row?;
-            while appended.next_if(|a| a.entry_id < e.id).is_some() {}
-            if let Some(a) = appended.next_if(|a| a.entry_id == e.id) {
-                e.settlement = Some(a.settlement_id);
-                while appended.next_if(|a| a.entry_id == e.id).is_some() {}
+            let here = Some(e.id);
+            while appended.next_if(|a| a.0 < here).is_some() {}
+            if let Some((_, settlement)) = appended.next_if(|a| a.0 == here) {
+                e.settlement = Some(settlement);
+                while appended.next_if(|a| a.0 == here).is_some() {}
             }
             f(&e)?;
             n += 1;

@@ -117,3 +117,52 @@ fn notices_write_one_file_per_settled_customer() {
         "la: 1.93 USD\n"
     );
 }
+
+/// An export row names the settlement that appended its entry, and no other row does. The
+/// export reads settlements a window of 8,192 entry ids at a time beside the entries, so 9,002
+/// settled customers between two goodwill credits span two windows.
+#[test]
+fn export_rows_name_the_settlement_that_appended_them_across_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("w.db").display().to_string();
+    book(&url);
+    let many = dir.path().join("many.csv");
+    let mut text = String::from("id,plan_id,name,email,timezone,plan_since\n");
+    for i in 0..9_000 {
+        text.push_str(&format!("m{i:05},olark,Many {i},,UTC,\n"));
+    }
+    std::fs::write(&many, text).unwrap();
+    let many = many.display().to_string();
+    assert_eq!(ok(&url, &["import", "customers", &many])["rows"], 9_000);
+    let sorry = ["--amount", "1.00", "--reason", "Sorry"];
+    ok(
+        &url,
+        &[&["goodwill", "--customer", "la"][..], &sorry[..]].concat(),
+    );
+    let report = ok(&url, &["settle", "--incident", "chat"]);
+    assert_eq!(report["id"], "stl_1");
+    assert_eq!(report["entries_appended"], 9_002);
+    ok(
+        &url,
+        &[&["goodwill", "--customer", "berlin"][..], &sorry[..]].concat(),
+    );
+
+    let out = dir.path().join("batch.csv");
+    let batch = ok(&url, &["export", "--out", &out.display().to_string()]);
+    assert_eq!(batch["rows"], 9_004);
+    let mut r = csv::Reader::from_path(&out).unwrap();
+    let header = r.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (id, kind, settlement) = (column("entry_id"), column("kind"), column("settlement_id"));
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 9_004);
+    for (n, row) in rows.iter().enumerate() {
+        assert_eq!(&row[id], format!("cre_{}", n + 1), "rows in entry order");
+        let expected = if n == 0 || n == 9_003 {
+            ("goodwill", "")
+        } else {
+            ("sla_credit", "stl_1")
+        };
+        assert_eq!((&row[kind], &row[settlement]), expected, "row {}", n + 1);
+    }
+}
