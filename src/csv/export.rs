@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::time::Nanos;
 use crate::store::exports::{
     create_batch, for_each_entry, open_reader, range_of, BatchInfo, EntrySink, ExportEntry, Range,
-    Rendered, Sums, Text,
+    Rendered, Sums, Text, WINDOW,
 };
 use crate::store::Conn;
 use crate::wire::exports::{ExportLine, EXPORT_COLUMNS};
@@ -130,8 +130,8 @@ pub fn rows<'a>(
     w.flush().map_err(rendering)
 }
 
-/// Entry ids a reading thread takes at a time (a few MB of CSV).
-const SPAN: i64 = 8_192;
+/// Entry ids a reading thread takes at a time (a few MB of CSV): one of the store's windows.
+const SPAN: i64 = WINDOW;
 
 /// Whether a cell needs quotes: the csv crate's rule for `QuoteStyle::Necessary` (the
 /// delimiter, a quote, CR or LF anywhere in it). Eight bytes at a time: a word has a byte

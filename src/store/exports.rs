@@ -161,12 +161,12 @@ const ENTRIES_SQL: &str = "SELECT l.id, l.amount_minor, l.minor_units, l.reverse
      WHERE l.id > ? AND l.id <= ? ORDER BY l.id LIMIT ?";
 
 /// Entry ids read per window: its settlements are held in memory while its entries stream.
-const WINDOW: i64 = 8_192;
+/// An export's reading threads take spans of this size, one window each.
+pub const WINDOW: i64 = 8_192;
 
 /// The settlements that appended the entries of `(from, to]`, as `(entry, settlement)` pairs
 /// ordered by entry id: an entry is appended by one settlement line at most; were there two,
-/// the lowest settlement comes first and counts. Read by position, not by column name (a
-/// tenth of the export's reading when rows were matched by name).
+/// the lowest settlement comes first and counts.
 fn appended_by(conn: &mut Conn, from: i64, to: i64) -> Result<Vec<(Option<i64>, i64)>, Error> {
     use super::schema::settlement_lines::dsl::{entry_id, settlement_id, settlement_lines};
     Ok(settlement_lines
