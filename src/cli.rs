@@ -262,6 +262,9 @@ pub struct ServeArgs {
     /// Connections in the database pool.
     #[arg(long, default_value_t = 8)]
     pub pool_size: u32,
+    /// SQLite's page cache per pooled connection, in MiB.
+    #[arg(long, default_value_t = 16)]
+    pub page_cache_mib: u32,
     /// HTTP worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
@@ -427,6 +430,7 @@ pub fn run() -> i32 {
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs {
         bind: std::env::var("SLA_CREDIT_BIND").unwrap_or_else(|_| "127.0.0.1:8080".into()),
         pool_size: 8,
+        page_cache_mib: 16,
         workers: 0,
     }));
     let result = match command {
@@ -461,6 +465,7 @@ fn serve(database: &str, args: &ServeArgs) -> i32 {
         bind: args.bind.clone(),
         database: database.to_string(),
         pool_size: args.pool_size,
+        page_cache_mib: args.page_cache_mib,
         workers: args.workers,
         ..crate::http::Settings::default()
     };
@@ -473,6 +478,10 @@ fn serve(database: &str, args: &ServeArgs) -> i32 {
     }
     if settings.pool_size == 0 {
         eprintln!("pool_size: must be at least 1");
+        return 2;
+    }
+    if settings.page_cache_mib == 0 {
+        eprintln!("page_cache_mib: must be at least 1");
         return 2;
     }
     match crate::http::serve(settings) {

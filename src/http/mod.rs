@@ -40,6 +40,8 @@ pub struct Settings {
     pub database: String,
     /// Connections in the pool.
     pub pool_size: u32,
+    /// SQLite's page cache per pooled connection, in MiB.
+    pub page_cache_mib: u32,
     /// Largest JSON body accepted, in bytes.
     pub json_limit: usize,
     /// HTTP worker threads (0: one per core).
@@ -55,6 +57,7 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".into(),
             database: "sqlite://sla-credit.db".into(),
             pool_size: 8,
+            page_cache_mib: 16,
             json_limit: 8 * 1024 * 1024,
             workers: 0,
             auth_cache_ms: 1_000,
@@ -329,10 +332,10 @@ pub struct Running {
 /// Opens the database, binds, and starts the server (it runs until SIGINT or SIGTERM, then
 /// finishes in-flight requests).
 pub fn start(settings: Settings) -> std::io::Result<Running> {
-    let store = Store::open_with(
+    let store = Store::open_for_serving(
         &settings.database,
-        crate::store::OpenMode::Create,
         settings.pool_size,
+        settings.page_cache_mib,
     )
     .map_err(|e| std::io::Error::other(e.to_string()))?;
     let listener = TcpListener::bind(&settings.bind)?;

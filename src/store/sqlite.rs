@@ -158,13 +158,22 @@ struct NameRow {
     name: String,
 }
 
-/// The PRAGMAs every connection gets when the pool opens it.
+/// The PRAGMAs every connection gets when the pool opens it, and the pool's page cache per
+/// connection in KiB (`None`: SQLite's default, 2 MiB).
 #[derive(Debug, Clone, Copy)]
-struct Pragmas;
+struct Pragmas {
+    cache_kib: Option<u32>,
+}
 
 impl CustomizeConnection<Conn, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
-        apply_pragmas(conn).map_err(diesel::r2d2::Error::QueryError)
+        apply_pragmas(conn).map_err(diesel::r2d2::Error::QueryError)?;
+        if let Some(kib) = self.cache_kib {
+            // A negative size is in KiB (SQLite's convention), a positive one in pages.
+            conn.batch_execute(&format!("PRAGMA cache_size = -{kib};"))
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
     }
 }
 
@@ -180,7 +189,13 @@ fn apply_pragmas(conn: &mut Conn) -> diesel::QueryResult<()> {
 
 /// Opens the database at `url` and returns a pool; with [`OpenMode::Create`] the file is
 /// created and migrated as needed, with [`OpenMode::Existing`] it must exist and be current.
-pub fn open_pool(url: &str, mode: OpenMode, max_size: u32) -> Result<DbPool, Error> {
+/// `cache_kib` sizes each pooled connection's page cache (`None`: SQLite's 2 MiB).
+pub fn open_pool(
+    url: &str,
+    mode: OpenMode,
+    max_size: u32,
+    cache_kib: Option<u32>,
+) -> Result<DbPool, Error> {
     let path = sqlite_path(url)?;
     inspect_file(&path, mode)?;
     let manager = ConnectionManager::<Conn>::new(path.clone());
@@ -188,7 +203,7 @@ pub fn open_pool(url: &str, mode: OpenMode, max_size: u32) -> Result<DbPool, Err
         .max_size(max_size.max(1))
         .min_idle(Some(1))
         .connection_timeout(Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)))
-        .connection_customizer(Box::new(Pragmas))
+        .connection_customizer(Box::new(Pragmas { cache_kib }))
         .build(manager)
         .map_err(|e| Error::invalid("database", format!("cannot open {path}: {e}")))?;
     let mut conn = pool.get().map_err(|_| Error::Busy)?;

@@ -85,6 +85,7 @@ pub fn spawn_app() -> TestApp {
         bind: "127.0.0.1:0".into(),
         database: db.clone(),
         pool_size: 4,
+        page_cache_mib: 2,
         workers: 2,
         json_limit: 64 * 1024,
         // Revocation must show at once in the tests.

@@ -1,5 +1,5 @@
 //! The schema: every migration up, down and up again leaves the same schema; the database
-//! itself refuses to edit or remove ledger entries.
+//! itself refuses to edit or remove ledger entries; pools open connections as configured.
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -102,4 +102,32 @@ fn the_database_refuses_to_update_or_delete_ledger_entries() {
         );
     }
     assert_eq!(balance(&mut c, "acme"), "11.00");
+}
+
+#[derive(QueryableByName)]
+struct CacheSize {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    cache_size: i64,
+}
+
+fn cache_size(conn: &mut SqliteConnection) -> i64 {
+    diesel::sql_query("PRAGMA cache_size")
+        .get_result::<CacheSize>(conn)
+        .unwrap()
+        .cache_size
+}
+
+/// A server's pooled connections keep a page cache of the size asked for (a negative
+/// `cache_size` is in KiB: 16 MiB is -16384); the commands' pools keep SQLite's default of
+/// 2,000 KiB (-2000).
+#[test]
+fn a_serving_pool_has_the_page_cache_asked_for_and_the_commands_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("c.db").display());
+    let serving = sla_credit::store::Store::open_for_serving(&url, 2, 16).unwrap();
+    let (mut a, mut b) = (serving.conn().unwrap(), serving.conn().unwrap());
+    assert_eq!((cache_size(&mut a), cache_size(&mut b)), (-16_384, -16_384));
+    drop((a, b));
+    let commands = sla_credit::store::Store::open(&url).unwrap();
+    assert_eq!(cache_size(&mut commands.conn().unwrap()), -2_000);
 }
