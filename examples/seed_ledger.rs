@@ -74,6 +74,7 @@ fn main() {
                     as_of: None,
                     tzdb_version: TZDB_VERSION.into(),
                     engine_version: ENGINE_VERSION.into(),
+                    customer_name: Some(format!("Customer {i}")),
                 });
                 id += 1;
                 if rows.len() == 10_000 {

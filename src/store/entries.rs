@@ -106,7 +106,7 @@ impl JsonRows {
 
 /// One appended `sla_credit` entry of a settlement, as a row of [`JsonRows`]: id, customer,
 /// period, amount in minor units, currency, minor units, incident ids (JSON), plan, policy
-/// version, rounding, explanation, breakdown SHA-256.
+/// version, rounding, explanation, breakdown SHA-256, the customer's name.
 #[derive(Debug, serde::Serialize)]
 pub struct SettledEntry<'a>(
     pub i64,
@@ -118,6 +118,7 @@ pub struct SettledEntry<'a>(
     pub &'a str,
     pub &'a str,
     pub i64,
+    pub &'a str,
     pub &'a str,
     pub &'a str,
     pub &'a str,
@@ -136,10 +137,10 @@ pub struct EntryStamp {
 const APPEND_SETTLED_ENTRIES: &str = "INSERT INTO ledger_entries (id, kind, customer_id, period, \
      amount_minor, currency, minor_units, incident_ids, created_at, created_by, plan_id, \
      policy_version, rounding, explanation, breakdown_sha256, as_of, tzdb_version, \
-     engine_version) \
+     engine_version, customer_name) \
      SELECT value ->> 0, 'sla_credit', value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
      value ->> 5, value ->> 6, ?2, ?3, value ->> 7, value ->> 8, value ->> 9, value ->> 10, \
-     value ->> 11, ?4, ?5, ?6 FROM jsonb_each(?1)";
+     value ->> 11, ?4, ?5, ?6, value ->> 12 FROM jsonb_each(?1)";
 
 /// Appends a chunk of [`SettledEntry`] rows (`json` is their closed array) in one statement.
 pub fn append_settled_entries(

@@ -31,7 +31,7 @@ use super::exports::batches_of;
 use super::models::{BreakdownRow, EntryRow};
 use super::plans::load_plans;
 use super::schema::{
-    credit_breakdowns, entry_references, export_ranges, ledger_entries, plan_versions,
+    credit_breakdowns, customers, entry_references, export_ranges, ledger_entries, plan_versions,
     settlement_lines,
 };
 use super::sqlite::{write_tx, Conn};
@@ -626,6 +626,7 @@ pub fn goodwill(
             as_of: None,
             tzdb_version: TZDB_VERSION.into(),
             engine_version: ENGINE_VERSION.into(),
+            customer_name: Some(customer.name.clone()),
         };
         let id = row.id;
         insert_entries(c, &[row])?;
@@ -717,6 +718,11 @@ pub fn reverse(
             as_of: None,
             tzdb_version: TZDB_VERSION.into(),
             engine_version: ENGINE_VERSION.into(),
+            customer_name: customers::table
+                .find(&original.customer_id)
+                .select(customers::name)
+                .first(c)
+                .optional()?,
         };
         let id = row.id;
         insert_entries(c, &[row])?;

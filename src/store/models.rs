@@ -113,4 +113,7 @@ pub struct EntryRow {
     pub as_of: Option<String>,
     pub tzdb_version: String,
     pub engine_version: String,
+    /// The customer's name when the entry was appended (`None` before migration
+    /// 2026-12-02-000011).
+    pub customer_name: Option<String>,
 }

@@ -147,6 +147,7 @@ diesel::table! {
         as_of -> Nullable<Text>,
         tzdb_version -> Text,
         engine_version -> Text,
+        customer_name -> Nullable<Text>,
     }
 }
 

@@ -1338,6 +1338,7 @@ fn settle_items(
                     target.rounding,
                     &explanation,
                     &target.breakdown_sha256,
+                    &cu.name,
                 ))?;
                 line_entry = Some(next_id);
                 next_id += 1;

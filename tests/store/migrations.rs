@@ -9,6 +9,7 @@ use sla_credit::store::sqlite::{connect, MIGRATIONS};
 use sla_credit::wire::credits::GoodwillInput;
 
 use crate::common::*;
+use diesel::connection::SimpleConnection;
 
 #[derive(QueryableByName, Debug, PartialEq, Eq)]
 struct SchemaRow {
@@ -130,4 +131,125 @@ fn a_serving_pool_has_the_page_cache_asked_for_and_the_commands_the_default() {
     drop((a, b));
     let commands = sla_credit::store::Store::open(&url).unwrap();
     assert_eq!(cache_size(&mut commands.conn().unwrap()), -2_000);
+}
+
+#[derive(QueryableByName, Debug, PartialEq, Eq)]
+struct NameKept {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    customer_name: Option<String>,
+}
+
+/// Migration 2026-12-02-000011: every entry appended since keeps its customer's name (a
+/// settlement's, a goodwill credit's, a reversal's); an entry appended before keeps NULL, as
+/// entries are never updated, and the export takes its name from the customers table. An
+/// export writes the name the entry kept: the one row inserted below with a name that is not
+/// the customers table's (which the store never does: customers are not renamed) shows it.
+#[test]
+fn entries_keep_their_customers_name_and_older_entries_take_the_customers() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("n.db").display());
+    let mut conn = connect(&url).unwrap();
+    loop {
+        let next = conn.pending_migrations(MIGRATIONS).unwrap();
+        let name = next
+            .first()
+            .expect("no migration 000011")
+            .name()
+            .to_string();
+        if name.starts_with("2026-12-02-000011") {
+            break;
+        }
+        conn.run_next_migration(MIGRATIONS).unwrap();
+    }
+    conn.batch_execute(
+        "PRAGMA foreign_keys = OFF;
+         INSERT INTO customers (id, name, timezone, created_at) VALUES
+           ('old', 'Old Customer, \"Ltd.\"', 'UTC', '2025-12-01T00:00:00.000000000Z');
+         INSERT INTO ledger_entries (id, kind, customer_id, period, amount_minor, currency,
+           minor_units, reason, created_at, created_by, explanation, tzdb_version,
+           engine_version) VALUES (1, 'goodwill', 'old', '2025-12', 500, 'USD', 2, 'r',
+           '2025-12-02T00:00:00.000000000Z', 'cli', 'Goodwill: 5.00 USD', 't', 'e');
+         PRAGMA foreign_keys = ON;",
+    )
+    .unwrap();
+    conn.run_pending_migrations(MIGRATIONS).unwrap();
+    drop(conn);
+
+    let db = sla_credit::store::Store::open(&url).unwrap();
+    let mut c = db.conn().unwrap();
+    add_plan(&mut c, "basic", "31.00", "USD", aws());
+    add_customer(&mut c, "acme", "UTC", "basic");
+    c.batch_execute(
+        "INSERT INTO plan_changes (customer_id, effective_at, plan_id, created_at) VALUES
+           ('old', '2025-12-01T00:00:00.000000000Z', 'basic', '2025-12-01T00:00:00.000000000Z');",
+    )
+    .unwrap();
+    add_january_hour(&mut c, "A");
+    settle(&mut c, "A");
+    let grant = GoodwillInput {
+        amount: Some(serde_json::json!("1.00")),
+        reason: "r".into(),
+        period: Some("2026-01".into()),
+        ..GoodwillInput::default()
+    };
+    let g = goodwill(&mut c, &grant.check("acme").unwrap(), "cli", now()).unwrap();
+    sla_credit::store::ledger::reverse(&mut c, g.id, "entered twice", "cli", now()).unwrap();
+    c.batch_execute(
+        "INSERT INTO ledger_entries (id, kind, customer_id, period, amount_minor, currency,
+           minor_units, reason, created_at, created_by, explanation, tzdb_version,
+           engine_version, customer_name) VALUES (6, 'goodwill', 'acme', '2026-02', 100, 'USD',
+           2, 'r', '2026-02-02T00:00:00.000000000Z', 'cli', 'Goodwill: 1.00 USD', 't', 'e',
+           'Kept on the entry');",
+    )
+    .unwrap();
+    let kept: Vec<NameKept> =
+        diesel::sql_query("SELECT id, customer_name FROM ledger_entries ORDER BY id")
+            .load(&mut c)
+            .unwrap();
+    let name = |id: i64, n: Option<&str>| NameKept {
+        id,
+        customer_name: n.map(str::to_string),
+    };
+    // 1 before the migration; 2 and 3 the settlement's, in customer order; 4 the goodwill
+    // credit, 5 its reversal, 6 the hand-written row.
+    let old = "Old Customer, \"Ltd.\"";
+    assert_eq!(
+        kept,
+        vec![
+            name(1, None),
+            name(2, Some("Customer acme")),
+            name(3, Some(old)),
+            name(4, Some("Customer acme")),
+            name(5, Some("Customer acme")),
+            name(6, Some("Kept on the entry")),
+        ]
+    );
+    drop(c);
+
+    let out = dir.path().join("batch.csv");
+    crate::cli::ok(&url, &["export", "--out", &out.display().to_string()]);
+    let mut r = csv::Reader::from_path(&out).unwrap();
+    let at = r
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "customer_name")
+        .unwrap();
+    let names: Vec<String> = r
+        .records()
+        .map(|row| row.unwrap().get(at).unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            old,
+            "Customer acme",
+            old,
+            "Customer acme",
+            "Customer acme",
+            "Kept on the entry"
+        ]
+    );
 }

@@ -76,6 +76,7 @@ fn a_hundred_thousand_entries_sum_exactly() {
                 as_of: None,
                 tzdb_version: TZDB_VERSION.into(),
                 engine_version: ENGINE_VERSION.into(),
+                customer_name: None,
             }
         })
         .collect();
