@@ -192,3 +192,27 @@ pub fn run_cli(url: &str, args: &[&str]) -> Output {
         .output()
         .expect("run sla-credit")
 }
+
+/// A fresh database file with every migration before the one whose name starts with `name`
+/// applied (that one is the next pending): its directory, URL and a plain connection.
+pub fn before_migration(name: &str) -> (TempDir, String, Conn) {
+    use diesel_migrations::MigrationHarness;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let mut conn = sla_credit::store::sqlite::connect(&url).expect("connect");
+    loop {
+        let next = conn
+            .pending_migrations(sla_credit::store::sqlite::MIGRATIONS)
+            .expect("pending migrations");
+        let pending = next
+            .first()
+            .unwrap_or_else(|| panic!("no migration {name}"))
+            .name()
+            .to_string();
+        if pending.starts_with(name) {
+            return (dir, url, conn);
+        }
+        conn.run_next_migration(sla_credit::store::sqlite::MIGRATIONS)
+            .expect("migration");
+    }
+}

@@ -9,29 +9,14 @@ use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;
 use sla_credit::store::exports::{batches_of, pending_range, Range};
 use sla_credit::store::schema::export_ranges;
-use sla_credit::store::sqlite::{connect, MIGRATIONS};
+use sla_credit::store::sqlite::MIGRATIONS;
 
 /// A database with the migrations before 2026-12-01-000008 applied.
 fn before_ranges() -> (tempfile::TempDir, SqliteConnection) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("m.db").display());
-    let mut conn = connect(&url).unwrap();
-    loop {
-        let next = conn.pending_migrations(MIGRATIONS).unwrap();
-        let name = next
-            .first()
-            .expect("no migration 000008")
-            .name()
-            .to_string();
-        if name.starts_with("2026-12-01-000008") {
-            return (dir, conn);
-        }
-        conn.run_next_migration(MIGRATIONS).unwrap();
-    }
+    let (dir, _, conn) = crate::common::before_migration("2026-12-01-000008");
+    (dir, conn)
 }
 
-/// Entries 1..=n (goodwill, 1.00 USD) and batches with the old links, written as the old
-/// code wrote them; foreign keys are off for the customer the entries name.
 fn old_batches(conn: &mut SqliteConnection, entries: i64, batches: &[&[i64]]) {
     conn.batch_execute("PRAGMA foreign_keys = OFF").unwrap();
     for id in 1..=entries {

@@ -148,21 +148,7 @@ struct NameKept {
 /// the customers table's (which the store never does: customers are not renamed) shows it.
 #[test]
 fn entries_keep_their_customers_name_and_older_entries_take_the_customers() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("n.db").display());
-    let mut conn = connect(&url).unwrap();
-    loop {
-        let next = conn.pending_migrations(MIGRATIONS).unwrap();
-        let name = next
-            .first()
-            .expect("no migration 000011")
-            .name()
-            .to_string();
-        if name.starts_with("2026-12-02-000011") {
-            break;
-        }
-        conn.run_next_migration(MIGRATIONS).unwrap();
-    }
+    let (dir, url, mut conn) = before_migration("2026-12-02-000011");
     conn.batch_execute(
         "PRAGMA foreign_keys = OFF;
          INSERT INTO customers (id, name, timezone, created_at) VALUES
