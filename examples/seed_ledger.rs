@@ -75,6 +75,7 @@ fn main() {
                     tzdb_version: TZDB_VERSION.into(),
                     engine_version: ENGINE_VERSION.into(),
                     customer_name: Some(format!("Customer {i}")),
+                    settlement_id: None,
                 });
                 id += 1;
                 if rows.len() == 10_000 {

@@ -132,15 +132,17 @@ pub struct EntryStamp {
     pub as_of: String,
     pub tzdb_version: &'static str,
     pub engine_version: &'static str,
+    /// The recorded settlement appending the entries (`None` for a run not recorded).
+    pub settlement: Option<i64>,
 }
 
 const APPEND_SETTLED_ENTRIES: &str = "INSERT INTO ledger_entries (id, kind, customer_id, period, \
      amount_minor, currency, minor_units, incident_ids, created_at, created_by, plan_id, \
      policy_version, rounding, explanation, breakdown_sha256, as_of, tzdb_version, \
-     engine_version, customer_name) \
+     engine_version, customer_name, settlement_id) \
      SELECT value ->> 0, 'sla_credit', value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
      value ->> 5, value ->> 6, ?2, ?3, value ->> 7, value ->> 8, value ->> 9, value ->> 10, \
-     value ->> 11, ?4, ?5, ?6, value ->> 12 FROM jsonb_each(?1)";
+     value ->> 11, ?4, ?5, ?6, value ->> 12, ?7 FROM jsonb_each(?1)";
 
 /// Appends a chunk of [`SettledEntry`] rows (`json` is their closed array) in one statement.
 pub fn append_settled_entries(
@@ -156,6 +158,7 @@ pub fn append_settled_entries(
         .bind::<Text, _>(&stamp.as_of)
         .bind::<Text, _>(stamp.tzdb_version)
         .bind::<Text, _>(stamp.engine_version)
+        .bind::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>, _>(stamp.settlement)
         .execute(conn)?;
     Ok(())
 }

@@ -14,6 +14,7 @@ use diesel::row::{Field, NamedRow};
 use diesel::sql_types::BigInt;
 use diesel::sqlite::Sqlite;
 
+use crate::domain::book::EntryKind;
 use crate::domain::ids::entry_id;
 use crate::domain::time::{format_utc, Nanos};
 use crate::wire::credits::Total;
@@ -141,21 +142,19 @@ impl ExportEntry {
     }
 }
 
-/// The columns of [`ENTRIES_SQL`], in order.
-const COLUMNS: usize = 17;
+/// The columns of [`ENTRIES_SQL`], in order: six integers, then the texts of [`Text`].
+const COLUMNS: usize = 18;
 
-/// Entries by primary key, each with its customer's name: the one kept on the entry, or for an
-/// entry appended before the entries kept it, the customers table's (a correlated subquery,
-/// which SQLite runs only when `coalesce` reaches it). Not a join: a join descends the
-/// customers' text key once a row, a quarter of an export's CPU for 1 M rows. `ledger_entries`
-/// is the only loop, so SQLite walks the range in id order and sorts nothing. The settlement
-/// that appended an entry is not joined here either: a join seeks
-/// `settlement_lines_entry_id` once a row, where [`appended_by`] walks the same index
-/// once a window and the two are merged by entry id (a third of the export's reading). The
-/// text columns come as BLOBs of the same bytes: the rows are written byte for byte, so
-/// reading them as text would only check their UTF-8 twice per value.
+/// Entries by primary key, with what an export writes of each: the columns kept on the entry
+/// when it was appended, among them its customer's name and its settlement. For an entry
+/// appended before entries kept names (migration 2026-12-02-000011) the name comes from the
+/// customers table, by a correlated subquery SQLite runs only when `coalesce` reaches it; not
+/// a join, which descends the customers' text key once a row (a quarter of an export's CPU
+/// for 1 M rows). `ledger_entries` is the only loop, so SQLite walks the range in id order and
+/// sorts nothing. The text columns come as BLOBs of the same bytes: the rows are written byte
+/// for byte, so reading them as text would only check their UTF-8 twice per value.
 const ENTRIES_SQL: &str = "SELECT l.id, l.amount_minor, l.minor_units, l.reverses, \
-     l.policy_version, CAST(l.kind AS BLOB), CAST(l.customer_id AS BLOB), \
+     l.policy_version, l.settlement_id, CAST(l.kind AS BLOB), CAST(l.customer_id AS BLOB), \
      CAST(coalesce(l.customer_name, \
      (SELECT c.name FROM customers c WHERE c.id = l.customer_id), '') AS BLOB), \
      CAST(l.period AS BLOB), CAST(l.currency AS BLOB), CAST(l.incident_ids AS BLOB), \
@@ -163,8 +162,9 @@ const ENTRIES_SQL: &str = "SELECT l.id, l.amount_minor, l.minor_units, l.reverse
      CAST(l.plan_id AS BLOB), CAST(l.rounding AS BLOB), CAST(l.explanation AS BLOB) \
      FROM ledger_entries l WHERE l.id > ? AND l.id <= ? ORDER BY l.id LIMIT ?";
 
-/// Entry ids read per window: its settlements are held in memory while its entries stream.
-/// An export's reading threads take spans of this size, one window each.
+/// Entry ids read per window: a window's entries are held in memory (a few MB) between
+/// reading them and handing them on. An export's reading threads take spans of this size, one
+/// window each.
 pub const WINDOW: i64 = 8_192;
 
 /// The settlements that appended the entries of `(from, to]`, as `(entry, settlement)` pairs
@@ -205,7 +205,7 @@ impl QueryableByName<Sqlite> for ExportEntry {
             amount_minor: int(1).unwrap_or(0),
             minor_units: int(2).unwrap_or(0),
             reverses: int(3),
-            settlement: None,
+            settlement: int(5),
             policy_version: int(4),
             text,
             ends,
@@ -251,7 +251,10 @@ fn selection_range(conn: &mut Conn, sel: Selection) -> Result<Range, Error> {
 }
 
 /// Streams the entries of `range` after entry `after` (at most `limit`), oldest first, to `f`,
-/// window by window of [`WINDOW`] ids (two queries each); answers how many there were.
+/// window by window of [`WINDOW`] ids; answers how many there were. An entry keeps the
+/// settlement that appended it, but an `sla_credit` entry from before entries kept it has
+/// it only in its settlement line: a window holding one also reads its lines (one walk of
+/// `settlement_lines_entry_id`, [`appended_by`]) and merges them by entry id.
 pub fn for_each_entry(
     conn: &mut Conn,
     range: Range,
@@ -262,23 +265,30 @@ pub fn for_each_entry(
     let mut left = limit.map_or(u64::MAX, |l| u64::try_from(l).unwrap_or(u64::MAX));
     let mut n = 0u64;
     let mut from = after.max(range.after);
+    let mut window: Vec<ExportEntry> = Vec::new();
     while from < range.last && left > 0 {
         let to = from.saturating_add(WINDOW).min(range.last);
-        let mut appended = appended_by(conn, from, to)?.into_iter().peekable();
-        let rows = diesel::sql_query(ENTRIES_SQL)
+        window.clear();
+        for row in diesel::sql_query(ENTRIES_SQL)
             .bind::<BigInt, _>(from)
             .bind::<BigInt, _>(to)
             .bind::<BigInt, _>(i64::try_from(left).unwrap_or(-1))
-            .load_iter::<ExportEntry, diesel::connection::DefaultLoadingMode>(conn)?;
-        for row in rows {
-            let mut e = row?;
-            let here = Some(e.id);
-            while appended.next_if(|a| a.0 < here).is_some() {}
-            if let Some((_, settlement)) = appended.next_if(|a| a.0 == here) {
-                e.settlement = Some(settlement);
-                while appended.next_if(|a| a.0 == here).is_some() {}
+            .load_iter::<ExportEntry, diesel::connection::DefaultLoadingMode>(conn)?
+        {
+            window.push(row?);
+        }
+        let sla_credit = EntryKind::SlaCredit.as_str().as_bytes();
+        let unknown = |e: &ExportEntry| e.settlement.is_none() && e.text(Text::Kind) == sla_credit;
+        if window.iter().any(unknown) {
+            let mut appended = appended_by(conn, from, to)?.into_iter().peekable();
+            for e in window.iter_mut().filter(|e| unknown(e)) {
+                let here = Some(e.id);
+                while appended.next_if(|a| a.0 < here).is_some() {}
+                e.settlement = appended.next_if(|a| a.0 == here).map(|(_, s)| s);
             }
-            f(&e)?;
+        }
+        for e in &window {
+            f(e)?;
             n += 1;
             left -= 1;
         }

@@ -627,6 +627,7 @@ pub fn goodwill(
             tzdb_version: TZDB_VERSION.into(),
             engine_version: ENGINE_VERSION.into(),
             customer_name: Some(customer.name.clone()),
+            settlement_id: None,
         };
         let id = row.id;
         insert_entries(c, &[row])?;
@@ -723,6 +724,7 @@ pub fn reverse(
                 .select(customers::name)
                 .first(c)
                 .optional()?,
+            settlement_id: None,
         };
         let id = row.id;
         insert_entries(c, &[row])?;

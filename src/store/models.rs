@@ -116,4 +116,7 @@ pub struct EntryRow {
     /// The customer's name when the entry was appended (`None` before migration
     /// 2026-12-02-000011).
     pub customer_name: Option<String>,
+    /// The recorded settlement that appended the entry (`None` for goodwill, reversals, runs
+    /// not recorded, and every entry before migration 2026-12-02-000011).
+    pub settlement_id: Option<i64>,
 }

@@ -148,6 +148,7 @@ diesel::table! {
         tzdb_version -> Text,
         engine_version -> Text,
         customer_name -> Nullable<Text>,
+        settlement_id -> Nullable<BigInt>,
     }
 }
 

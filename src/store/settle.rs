@@ -991,6 +991,7 @@ fn batch_body(
                 as_of: ts(opts.as_of),
                 tzdb_version: TZDB_VERSION,
                 engine_version: ENGINE_VERSION,
+                settlement: settlement.filter(|_| opts.record),
             },
             settlement: settlement.unwrap_or(0),
         };

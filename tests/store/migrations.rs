@@ -134,28 +134,44 @@ fn a_serving_pool_has_the_page_cache_asked_for_and_the_commands_the_default() {
 }
 
 #[derive(QueryableByName, Debug, PartialEq, Eq)]
-struct NameKept {
+struct Kept {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     id: i64,
     #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
     customer_name: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    settlement_id: Option<i64>,
 }
 
-/// Migration 2026-12-02-000011: every entry appended since keeps its customer's name (a
-/// settlement's, a goodwill credit's, a reversal's); an entry appended before keeps NULL, as
-/// entries are never updated, and the export takes its name from the customers table. An
-/// export writes the name the entry kept: the one row inserted below with a name that is not
-/// the customers table's (which the store never does: customers are not renamed) shows it.
+/// Migration 2026-12-02-000011: every entry appended since keeps its customer's name and the
+/// recorded settlement that appended it (a settlement's entries; goodwill credits and
+/// reversals keep the name and no settlement); an entry appended before keeps NULL in both, as
+/// entries are never updated, and the export takes its name from the customers table and an
+/// older `sla_credit` entry's settlement from its settlement line. An export writes what the
+/// entry kept: the one row inserted below with a name that is not the customers table's and a
+/// settlement but no line (which the store never does) shows it.
 #[test]
-fn entries_keep_their_customers_name_and_older_entries_take_the_customers() {
+fn entries_keep_their_customers_name_and_settlement_and_older_entries_are_looked_up() {
     let (dir, url, mut conn) = before_migration("2026-12-02-000011");
+    // Before the migration: settlement 1 appended entry 1 for `old`, with its line; entry 2
+    // is a goodwill credit.
     conn.batch_execute(
         "PRAGMA foreign_keys = OFF;
          INSERT INTO customers (id, name, timezone, created_at) VALUES
            ('old', 'Old Customer, \"Ltd.\"', 'UTC', '2025-12-01T00:00:00.000000000Z');
+         INSERT INTO settlements (id, incident_id, created_at, created_by, as_of, tzdb_version,
+           engine_version) VALUES (1, 'Z', '2025-12-02T00:00:00.000000000Z', 'cli',
+           '2025-12-02T00:00:00.000000000Z', 't', 'e');
+         INSERT INTO ledger_entries (id, kind, customer_id, period, amount_minor, currency,
+           minor_units, created_at, created_by, explanation, tzdb_version, engine_version)
+           VALUES (1, 'sla_credit', 'old', '2025-11', 300, 'USD', 2,
+           '2025-12-02T00:00:00.000000000Z', 'cli', 'Credit: 3.00 USD', 't', 'e');
+         INSERT INTO settlement_lines (settlement_id, customer_id, period, currency, minor_units,
+           target_minor, booked_minor, delta_minor, entry_id)
+           VALUES (1, 'old', '2025-11', 'USD', 2, 300, 0, 300, 1);
          INSERT INTO ledger_entries (id, kind, customer_id, period, amount_minor, currency,
            minor_units, reason, created_at, created_by, explanation, tzdb_version,
-           engine_version) VALUES (1, 'goodwill', 'old', '2025-12', 500, 'USD', 2, 'r',
+           engine_version) VALUES (2, 'goodwill', 'old', '2025-12', 500, 'USD', 2, 'r',
            '2025-12-02T00:00:00.000000000Z', 'cli', 'Goodwill: 5.00 USD', 't', 'e');
          PRAGMA foreign_keys = ON;",
     )
@@ -173,7 +189,12 @@ fn entries_keep_their_customers_name_and_older_entries_take_the_customers() {
     )
     .unwrap();
     add_january_hour(&mut c, "A");
-    settle(&mut c, "A");
+    // Settlement 2, recorded: entries 3 (acme) and 4 (old), in customer order.
+    let recorded = sla_credit::store::settle::SettleOptions {
+        record: true,
+        ..opts()
+    };
+    sla_credit::store::settle::settle_incident(&mut c, "A", &recorded).unwrap();
     let grant = GoodwillInput {
         amount: Some(serde_json::json!("1.00")),
         reason: "r".into(),
@@ -184,32 +205,34 @@ fn entries_keep_their_customers_name_and_older_entries_take_the_customers() {
     sla_credit::store::ledger::reverse(&mut c, g.id, "entered twice", "cli", now()).unwrap();
     c.batch_execute(
         "INSERT INTO ledger_entries (id, kind, customer_id, period, amount_minor, currency,
-           minor_units, reason, created_at, created_by, explanation, tzdb_version,
-           engine_version, customer_name) VALUES (6, 'goodwill', 'acme', '2026-02', 100, 'USD',
-           2, 'r', '2026-02-02T00:00:00.000000000Z', 'cli', 'Goodwill: 1.00 USD', 't', 'e',
-           'Kept on the entry');",
+           minor_units, created_at, created_by, explanation, tzdb_version, engine_version,
+           customer_name, settlement_id) VALUES (7, 'sla_credit', 'acme', '2026-02', 100, 'USD',
+           2, '2026-02-02T00:00:00.000000000Z', 'cli', 'Credit: 1.00 USD', 't', 'e',
+           'Kept on the entry', 2);",
     )
     .unwrap();
-    let kept: Vec<NameKept> =
-        diesel::sql_query("SELECT id, customer_name FROM ledger_entries ORDER BY id")
-            .load(&mut c)
-            .unwrap();
-    let name = |id: i64, n: Option<&str>| NameKept {
-        id,
-        customer_name: n.map(str::to_string),
-    };
-    // 1 before the migration; 2 and 3 the settlement's, in customer order; 4 the goodwill
-    // credit, 5 its reversal, 6 the hand-written row.
+    let kept: Vec<Kept> = diesel::sql_query(
+        "SELECT id, customer_name, settlement_id FROM ledger_entries ORDER BY id",
+    )
+    .load(&mut c)
+    .unwrap();
     let old = "Old Customer, \"Ltd.\"";
+    let acme = "Customer acme";
+    let row = |id: i64, name: Option<&str>, settlement: Option<i64>| Kept {
+        id,
+        customer_name: name.map(str::to_string),
+        settlement_id: settlement,
+    };
     assert_eq!(
         kept,
         vec![
-            name(1, None),
-            name(2, Some("Customer acme")),
-            name(3, Some(old)),
-            name(4, Some("Customer acme")),
-            name(5, Some("Customer acme")),
-            name(6, Some("Kept on the entry")),
+            row(1, None, None),
+            row(2, None, None),
+            row(3, Some(acme), Some(2)),
+            row(4, Some(old), Some(2)),
+            row(5, Some(acme), None),
+            row(6, Some(acme), None),
+            row(7, Some("Kept on the entry"), Some(2)),
         ]
     );
     drop(c);
@@ -217,25 +240,27 @@ fn entries_keep_their_customers_name_and_older_entries_take_the_customers() {
     let out = dir.path().join("batch.csv");
     crate::cli::ok(&url, &["export", "--out", &out.display().to_string()]);
     let mut r = csv::Reader::from_path(&out).unwrap();
-    let at = r
-        .headers()
-        .unwrap()
-        .iter()
-        .position(|h| h == "customer_name")
-        .unwrap();
-    let names: Vec<String> = r
+    let header = r.headers().unwrap().clone();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (name_at, settlement_at) = (at("customer_name"), at("settlement_id"));
+    let exported: Vec<(String, String)> = r
         .records()
-        .map(|row| row.unwrap().get(at).unwrap().to_string())
+        .map(|row| {
+            let row = row.unwrap();
+            (row[name_at].to_string(), row[settlement_at].to_string())
+        })
         .collect();
+    let cell = |name: &str, settlement: &str| (name.to_string(), settlement.to_string());
     assert_eq!(
-        names,
-        [
-            old,
-            "Customer acme",
-            old,
-            "Customer acme",
-            "Customer acme",
-            "Kept on the entry"
+        exported,
+        vec![
+            cell(old, "stl_1"),
+            cell(old, ""),
+            cell(acme, "stl_2"),
+            cell(old, "stl_2"),
+            cell(acme, ""),
+            cell(acme, ""),
+            cell("Kept on the entry", "stl_2"),
         ]
     );
 }

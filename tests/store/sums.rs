@@ -77,6 +77,7 @@ fn a_hundred_thousand_entries_sum_exactly() {
                 tzdb_version: TZDB_VERSION.into(),
                 engine_version: ENGINE_VERSION.into(),
                 customer_name: None,
+                settlement_id: None,
             }
         })
         .collect();

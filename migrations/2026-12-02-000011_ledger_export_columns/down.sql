@@ -1,1 +1,2 @@
+ALTER TABLE ledger_entries DROP COLUMN settlement_id;
 ALTER TABLE ledger_entries DROP COLUMN customer_name;
