@@ -174,13 +174,39 @@ fn cell(out: &mut Vec<u8>, value: &[u8], delimiter: u8, text: bool) {
     if prefix {
         out.push(b'\'');
     }
-    for part in value.split_inclusive(|&c| c == b'"') {
-        out.extend_from_slice(part);
-        if part.last() == Some(&b'"') {
-            out.push(b'"');
-        }
+    // Each quote doubled; the runs between quotes copied whole.
+    let mut rest = value;
+    while let Some(at) = find_byte(rest, b'"') {
+        let (run, after) = rest.split_at(at + 1);
+        out.extend_from_slice(run);
+        out.push(b'"');
+        rest = after;
     }
+    out.extend_from_slice(rest);
     out.push(b'"');
+}
+
+/// The first position of `b` in `hay`, eight bytes at a time (as [`needs_quotes`]).
+fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let pattern = ONES * u64::from(b);
+    let mut words = hay.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let v = u64::from_ne_bytes(w) ^ pattern;
+        if v.wrapping_sub(ONES) & !v & HIGHS != 0 {
+            return word.iter().position(|&c| c == b).map(|i| at + i);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&c| c == b)
+        .map(|i| at + i)
 }
 
 fn push_u64(out: &mut Vec<u8>, mut n: u64) {
@@ -631,6 +657,10 @@ mod tests {
             "Müller, Schmidt",
             "日本語;テスト",
             "¬¬¬¬¬¬¬¬ ÌÌÌÌ ¢¢¢¢ ®®®® ««««",
+            "\"\"\"",
+            "ab\"\"cd\"efghij\"",
+            "1234567\"\"9abcdef\"h, i\"",
+            "Customer \"Ltd.\", Inc. \"quoted\" twice\"",
         ];
         // Each byte that needs quotes, at every place in and around a word of eight.
         let mut placed: Vec<String> = Vec::new();
