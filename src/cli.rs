@@ -260,10 +260,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SLA_CREDIT_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
     /// Connections in the database pool.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = crate::http::DEFAULT_POOL_SIZE)]
     pub pool_size: u32,
     /// SQLite's page cache per pooled connection, in MiB.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = crate::http::DEFAULT_PAGE_CACHE_MIB)]
     pub page_cache_mib: u32,
     /// HTTP worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
@@ -429,8 +429,8 @@ pub fn run() -> i32 {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs {
         bind: std::env::var("SLA_CREDIT_BIND").unwrap_or_else(|_| "127.0.0.1:8080".into()),
-        pool_size: 8,
-        page_cache_mib: 16,
+        pool_size: crate::http::DEFAULT_POOL_SIZE,
+        page_cache_mib: crate::http::DEFAULT_PAGE_CACHE_MIB,
         workers: 0,
     }));
     let result = match command {

@@ -133,27 +133,42 @@ pub fn rows<'a>(
 /// Entry ids a reading thread takes at a time (a few MB of CSV): one of the store's windows.
 const SPAN: i64 = WINDOW;
 
-/// Whether a cell needs quotes: the csv crate's rule for `QuoteStyle::Necessary` (the
-/// delimiter, a quote, CR or LF anywhere in it). Eight bytes at a time: a word has a byte
-/// equal to `b` exactly when `zero_byte(word ^ b × 0x01…01)` is non-zero.
-fn needs_quotes(cell: &[u8], delimiter: u8) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
-    let [d, q, lf, cr] = [delimiter, b'"', b'\n', b'\r'].map(|b| ONES * u64::from(b));
-    let mut words = cell.chunks_exact(8);
-    for word in &mut words {
+const ONES: u64 = u64::from_ne_bytes([1; 8]);
+const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// `b` in each byte of a word.
+fn splat(b: u8) -> u64 {
+    ONES * u64::from(b)
+}
+
+/// Whether a word has a byte equal to the byte `splat` was made from: exactly when
+/// `zero_byte(word ^ splat)` is non-zero.
+fn has_byte(word: u64, splat: u64) -> bool {
+    let v = word ^ splat;
+    v.wrapping_sub(ONES) & !v & HIGHS != 0
+}
+
+/// The words of a slice, eight bytes each, and the bytes left over.
+fn words(bytes: &[u8]) -> (impl Iterator<Item = (usize, u64)> + '_, &[u8]) {
+    let chunks = bytes.chunks_exact(8);
+    let rest = chunks.remainder();
+    let words = chunks.enumerate().map(|(i, word)| {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
-        let w = u64::from_ne_bytes(w);
-        if zero_byte(w ^ d) | zero_byte(w ^ q) | zero_byte(w ^ lf) | zero_byte(w ^ cr) != 0 {
-            return true;
-        }
-    }
-    words
-        .remainder()
-        .iter()
-        .any(|&b| b == delimiter || matches!(b, b'"' | b'\n' | b'\r'))
+        (i * 8, u64::from_ne_bytes(w))
+    });
+    (words, rest)
+}
+
+/// Whether a cell needs quotes: the csv crate's rule for `QuoteStyle::Necessary` (the
+/// delimiter, a quote, CR or LF anywhere in it). Eight bytes at a time.
+fn needs_quotes(cell: &[u8], delimiter: u8) -> bool {
+    let [d, q, lf, cr] = [delimiter, b'"', b'\n', b'\r'].map(splat);
+    let (mut words, rest) = words(cell);
+    words.any(|(_, w)| has_byte(w, d) || has_byte(w, q) || has_byte(w, lf) || has_byte(w, cr))
+        || rest
+            .iter()
+            .any(|&b| b == delimiter || matches!(b, b'"' | b'\n' | b'\r'))
 }
 
 /// One cell, `'`-prefixed if `text` and a spreadsheet would run it, quoted if needed.
@@ -186,27 +201,17 @@ fn cell(out: &mut Vec<u8>, value: &[u8], delimiter: u8, text: bool) {
     out.push(b'"');
 }
 
-/// The first position of `b` in `hay`, eight bytes at a time (as [`needs_quotes`]).
+/// The first position of `b` in `hay`, eight bytes at a time.
 fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let pattern = ONES * u64::from(b);
-    let mut words = hay.chunks_exact(8);
-    let mut at = 0;
-    for word in &mut words {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        let v = u64::from_ne_bytes(w) ^ pattern;
-        if v.wrapping_sub(ONES) & !v & HIGHS != 0 {
-            return word.iter().position(|&c| c == b).map(|i| at + i);
+    let pattern = splat(b);
+    let (mut words, rest) = words(hay);
+    match words.find(|&(_, w)| has_byte(w, pattern)) {
+        Some((at, _)) => hay.get(at..)?.iter().position(|&c| c == b).map(|i| at + i),
+        None => {
+            let at = hay.len() - rest.len();
+            rest.iter().position(|&c| c == b).map(|i| at + i)
         }
-        at += 8;
     }
-    words
-        .remainder()
-        .iter()
-        .position(|&c| c == b)
-        .map(|i| at + i)
 }
 
 fn push_u64(out: &mut Vec<u8>, mut n: u64) {

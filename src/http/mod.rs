@@ -31,6 +31,11 @@ use crate::wire::keys::Access;
 
 use error::ApiError;
 
+/// Connections in the server's database pool unless told otherwise.
+pub const DEFAULT_POOL_SIZE: u32 = 8;
+/// SQLite's page cache per pooled connection of the server, in MiB, unless told otherwise.
+pub const DEFAULT_PAGE_CACHE_MIB: u32 = 16;
+
 /// Everything the server is configured with; built once (tests build one with port 0).
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -56,8 +61,8 @@ impl Default for Settings {
         Settings {
             bind: "127.0.0.1:8080".into(),
             database: "sqlite://sla-credit.db".into(),
-            pool_size: 8,
-            page_cache_mib: 16,
+            pool_size: DEFAULT_POOL_SIZE,
+            page_cache_mib: DEFAULT_PAGE_CACHE_MIB,
             json_limit: 8 * 1024 * 1024,
             workers: 0,
             auth_cache_ms: 1_000,

@@ -898,20 +898,15 @@ impl BatchOut {
     }
 }
 
-/// What the writer needs besides the chunks: the entries' shared columns, and the settlement
-/// the lines belong to.
-struct Writing {
-    stamp: EntryStamp,
-    settlement: i64,
-}
-
-fn write_chunk(c: &mut Conn, chunk: &Chunk, w: &Writing) -> Result<(), Error> {
+/// Writes a computed chunk: its breakdowns, entries and lines. `stamp` holds what the entries
+/// share, the recorded settlement among it (the one the lines belong to).
+fn write_chunk(c: &mut Conn, chunk: &Chunk, stamp: &EntryStamp) -> Result<(), Error> {
     insert_breakdowns(c, &chunk.breakdowns)?;
     if let Some(json) = &chunk.entries {
-        append_settled_entries(c, json, &w.stamp)?;
+        append_settled_entries(c, json, stamp)?;
     }
     if let Some(json) = &chunk.lines {
-        append_lines(c, w.settlement, json)?;
+        append_lines(c, stamp.settlement.unwrap_or(0), json)?;
     }
     Ok(())
 }
@@ -984,16 +979,14 @@ fn batch_body(
         // far, all in the batch's transaction (the connection stays on this thread). The
         // writer is the busier: written chunks go back to the computing thread to be freed
         // there (their memory is that thread's, and freeing thousands of strings is not free).
-        let writing = Writing {
-            stamp: EntryStamp {
-                created_at: ts(opts.now),
-                created_by: opts.actor.clone(),
-                as_of: ts(opts.as_of),
-                tzdb_version: TZDB_VERSION,
-                engine_version: ENGINE_VERSION,
-                settlement: settlement.filter(|_| opts.record),
-            },
-            settlement: settlement.unwrap_or(0),
+        let stamp = EntryStamp {
+            created_at: ts(opts.now),
+            created_by: opts.actor.clone(),
+            as_of: ts(opts.as_of),
+            tzdb_version: TZDB_VERSION,
+            engine_version: ENGINE_VERSION,
+            // Some exactly when the settlement is recorded (and lines are written).
+            settlement,
         };
         let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
         let (back, freed) = std::sync::mpsc::channel::<Chunk>();
@@ -1017,7 +1010,7 @@ fn batch_body(
             });
             let mut written = Ok(());
             for chunk in &rx {
-                written = write_chunk(c, &chunk, &writing);
+                written = write_chunk(c, &chunk, &stamp);
                 if written.is_err() {
                     break;
                 }
