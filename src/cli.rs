@@ -265,6 +265,9 @@ pub struct ServeArgs {
     /// SQLite's page cache per pooled connection, in MiB.
     #[arg(long, default_value_t = crate::http::DEFAULT_PAGE_CACHE_MIB)]
     pub page_cache_mib: u32,
+    /// MiB of the database file read through a memory map (0: none).
+    #[arg(long, default_value_t = crate::http::DEFAULT_MMAP_MIB)]
+    pub mmap_mib: u32,
     /// HTTP worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
@@ -431,6 +434,7 @@ pub fn run() -> i32 {
         bind: std::env::var("SLA_CREDIT_BIND").unwrap_or_else(|_| "127.0.0.1:8080".into()),
         pool_size: crate::http::DEFAULT_POOL_SIZE,
         page_cache_mib: crate::http::DEFAULT_PAGE_CACHE_MIB,
+        mmap_mib: crate::http::DEFAULT_MMAP_MIB,
         workers: 0,
     }));
     let result = match command {
@@ -466,6 +470,7 @@ fn serve(database: &str, args: &ServeArgs) -> i32 {
         database: database.to_string(),
         pool_size: args.pool_size,
         page_cache_mib: args.page_cache_mib,
+        mmap_mib: args.mmap_mib,
         workers: args.workers,
         ..crate::http::Settings::default()
     };

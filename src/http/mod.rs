@@ -35,6 +35,8 @@ use error::ApiError;
 pub const DEFAULT_POOL_SIZE: u32 = 8;
 /// SQLite's page cache per pooled connection of the server, in MiB, unless told otherwise.
 pub const DEFAULT_PAGE_CACHE_MIB: u32 = 16;
+/// MiB of the database file the server reads through a memory map unless told otherwise.
+pub const DEFAULT_MMAP_MIB: u32 = 1024;
 
 /// Everything the server is configured with; built once (tests build one with port 0).
 #[derive(Debug, Clone)]
@@ -47,6 +49,8 @@ pub struct Settings {
     pub pool_size: u32,
     /// SQLite's page cache per pooled connection, in MiB.
     pub page_cache_mib: u32,
+    /// MiB of the database file read through a memory map (0: none).
+    pub mmap_mib: u32,
     /// Largest JSON body accepted, in bytes.
     pub json_limit: usize,
     /// HTTP worker threads (0: one per core).
@@ -63,6 +67,7 @@ impl Default for Settings {
             database: "sqlite://sla-credit.db".into(),
             pool_size: DEFAULT_POOL_SIZE,
             page_cache_mib: DEFAULT_PAGE_CACHE_MIB,
+            mmap_mib: DEFAULT_MMAP_MIB,
             json_limit: 8 * 1024 * 1024,
             workers: 0,
             auth_cache_ms: 1_000,
@@ -341,6 +346,7 @@ pub fn start(settings: Settings) -> std::io::Result<Running> {
         &settings.database,
         settings.pool_size,
         settings.page_cache_mib,
+        settings.mmap_mib,
     )
     .map_err(|e| std::io::Error::other(e.to_string()))?;
     let listener = TcpListener::bind(&settings.bind)?;

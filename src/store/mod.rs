@@ -60,20 +60,27 @@ impl Store {
     /// Opens with an explicit mode and pool size.
     pub fn open_with(url: &str, mode: OpenMode, pool_size: u32) -> Result<Store, Error> {
         Ok(Store {
-            pool: sqlite::open_pool(url, mode, pool_size, None)?,
+            pool: sqlite::open_pool(url, mode, pool_size, sqlite::Reading::default())?,
         })
     }
 
     /// Opens for a server: `pool_size` connections, each with a page cache of `cache_mib`
     /// MiB, so the pages every lookup walks through (the upper levels of each table's and
-    /// index's tree) stay in memory instead of being read again.
-    pub fn open_for_serving(url: &str, pool_size: u32, cache_mib: u32) -> Result<Store, Error> {
+    /// index's tree) stay in memory instead of being read again, and the first `mmap_mib` MiB
+    /// of the file mapped, so a page not in that cache is found in the operating system's
+    /// without a `read` call copying it.
+    pub fn open_for_serving(
+        url: &str,
+        pool_size: u32,
+        cache_mib: u32,
+        mmap_mib: u32,
+    ) -> Result<Store, Error> {
         Ok(Store {
             pool: sqlite::open_pool(
                 url,
                 OpenMode::Create,
                 pool_size,
-                Some(cache_mib.saturating_mul(1024)),
+                sqlite::Reading::serving(cache_mib, mmap_mib),
             )?,
         })
     }

@@ -158,19 +158,46 @@ struct NameRow {
     name: String,
 }
 
-/// The PRAGMAs every connection gets when the pool opens it, and the pool's page cache per
-/// connection in KiB (`None`: SQLite's default, 2 MiB).
+/// How a pool's connections read: each one's page cache and how much of the database file
+/// it maps into memory. The commands keep SQLite's defaults; a server asks for more
+/// ([`Reading::serving`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reading {
+    /// Page cache per connection in KiB (`None`: SQLite's default, 2 MiB).
+    pub cache_kib: Option<u32>,
+    /// Bytes of the database file read through a memory map instead of `read` calls
+    /// (SQLite's `mmap_size`; 0: none). The map is address space shared with the operating
+    /// system's page cache, not memory of each connection's own.
+    pub mmap_bytes: u64,
+}
+
+impl Reading {
+    /// A server's connections: `cache_mib` MiB of page cache each, `mmap_mib` MiB mapped.
+    pub fn serving(cache_mib: u32, mmap_mib: u32) -> Reading {
+        Reading {
+            cache_kib: Some(cache_mib.saturating_mul(1024)),
+            mmap_bytes: u64::from(mmap_mib) << 20,
+        }
+    }
+}
+
+/// The PRAGMAs every connection gets when the pool opens it, and how it reads.
 #[derive(Debug, Clone, Copy)]
 struct Pragmas {
-    cache_kib: Option<u32>,
+    reading: Reading,
 }
 
 impl CustomizeConnection<Conn, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
         apply_pragmas(conn).map_err(diesel::r2d2::Error::QueryError)?;
-        if let Some(kib) = self.cache_kib {
+        if let Some(kib) = self.reading.cache_kib {
             // A negative size is in KiB (SQLite's convention), a positive one in pages.
             conn.batch_execute(&format!("PRAGMA cache_size = -{kib};"))
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        if self.reading.mmap_bytes > 0 {
+            let bytes = self.reading.mmap_bytes;
+            conn.batch_execute(&format!("PRAGMA mmap_size = {bytes};"))
                 .map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
@@ -189,12 +216,12 @@ fn apply_pragmas(conn: &mut Conn) -> diesel::QueryResult<()> {
 
 /// Opens the database at `url` and returns a pool; with [`OpenMode::Create`] the file is
 /// created and migrated as needed, with [`OpenMode::Existing`] it must exist and be current.
-/// `cache_kib` sizes each pooled connection's page cache (`None`: SQLite's 2 MiB).
+/// `reading` sets each pooled connection's page cache and memory map.
 pub fn open_pool(
     url: &str,
     mode: OpenMode,
     max_size: u32,
-    cache_kib: Option<u32>,
+    reading: Reading,
 ) -> Result<DbPool, Error> {
     let path = sqlite_path(url)?;
     inspect_file(&path, mode)?;
@@ -203,7 +230,7 @@ pub fn open_pool(
         .max_size(max_size.max(1))
         .min_idle(Some(1))
         .connection_timeout(Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)))
-        .connection_customizer(Box::new(Pragmas { cache_kib }))
+        .connection_customizer(Box::new(Pragmas { reading }))
         .build(manager)
         .map_err(|e| Error::invalid("database", format!("cannot open {path}: {e}")))?;
     let mut conn = pool.get().map_err(|_| Error::Busy)?;

@@ -5,6 +5,7 @@
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -226,8 +227,9 @@ pub struct EntryView {
     pub explanation: String,
     /// Shared, not copied, by the entries of a page that have the same one.
     pub breakdown: Arc<Value>,
-    /// Shared, not copied, by the entries of a page that have the same one.
-    pub policy: Arc<Value>,
+    /// The policy as applied, as JSON rendered once and shared, not copied or rendered
+    /// again, by the entries of a page that have the same one.
+    pub policy: Arc<RawValue>,
     pub as_of: Option<String>,
     pub tzdb_version: String,
     pub engine_version: String,

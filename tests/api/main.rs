@@ -86,6 +86,7 @@ pub fn spawn_app() -> TestApp {
         database: db.clone(),
         pool_size: 4,
         page_cache_mib: 2,
+        mmap_mib: 16,
         workers: 2,
         json_limit: 64 * 1024,
         // Revocation must show at once in the tests.

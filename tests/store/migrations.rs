@@ -111,26 +111,37 @@ struct CacheSize {
     cache_size: i64,
 }
 
-fn cache_size(conn: &mut SqliteConnection) -> i64 {
-    diesel::sql_query("PRAGMA cache_size")
+#[derive(QueryableByName)]
+struct MmapSize {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    mmap_size: i64,
+}
+
+/// A connection's page cache (`cache_size`) and memory map (`mmap_size`, bytes).
+fn reading(conn: &mut SqliteConnection) -> (i64, i64) {
+    let cache = diesel::sql_query("PRAGMA cache_size")
         .get_result::<CacheSize>(conn)
-        .unwrap()
-        .cache_size
+        .unwrap();
+    let mmap = diesel::sql_query("PRAGMA mmap_size")
+        .get_result::<MmapSize>(conn)
+        .unwrap();
+    (cache.cache_size, mmap.mmap_size)
 }
 
 /// A server's pooled connections keep a page cache of the size asked for (a negative
-/// `cache_size` is in KiB: 16 MiB is -16384); the commands' pools keep SQLite's default of
-/// 2,000 KiB (-2000).
+/// `cache_size` is in KiB: 16 MiB is -16384) and map as much of the file as asked (64 MiB is
+/// 67,108,864 bytes); the commands' pools keep SQLite's defaults: 2,000 KiB (-2000) and no map.
 #[test]
-fn a_serving_pool_has_the_page_cache_asked_for_and_the_commands_the_default() {
+fn a_serving_pool_reads_as_asked_and_the_commands_as_sqlite_does() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("c.db").display());
-    let serving = sla_credit::store::Store::open_for_serving(&url, 2, 16).unwrap();
+    let serving = sla_credit::store::Store::open_for_serving(&url, 2, 16, 64).unwrap();
     let (mut a, mut b) = (serving.conn().unwrap(), serving.conn().unwrap());
-    assert_eq!((cache_size(&mut a), cache_size(&mut b)), (-16_384, -16_384));
+    let asked = (-16_384, 64 << 20);
+    assert_eq!((reading(&mut a), reading(&mut b)), (asked, asked));
     drop((a, b));
     let commands = sla_credit::store::Store::open(&url).unwrap();
-    assert_eq!(cache_size(&mut commands.conn().unwrap()), -2_000);
+    assert_eq!(reading(&mut commands.conn().unwrap()), (-2_000, 0));
 }
 
 #[derive(QueryableByName, Debug, PartialEq, Eq)]

@@ -427,7 +427,8 @@ fn an_entry_keeps_its_breakdown_policy_and_versions() {
     assert_eq!(view.incident_ids, vec!["A".to_string()]);
     assert_eq!(view.breakdown["credit"], "10.00");
     assert_eq!(view.breakdown["downtime_seconds"], "3600");
-    assert_eq!(view.policy["rounding"], "half_up");
+    let policy: serde_json::Value = serde_json::from_str(view.policy.get()).unwrap();
+    assert_eq!(policy["rounding"], "half_up");
     assert_eq!(view.policy_version, Some(1));
     assert_eq!(view.tzdb_version, sla_credit::domain::TZDB_VERSION);
     assert_eq!(view.engine_version, sla_credit::domain::ENGINE_VERSION);
