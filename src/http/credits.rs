@@ -55,16 +55,10 @@ pub async fn get_customer_credits(
             let cu = customers::load_customer(c, &id)?
                 .ok_or_else(|| Error::not_found("customer", id.as_str()))?;
             // One row more than the page tells whether there is a next page.
-            let (entries, views) = ledger::customer_page(c, &id, before, limit + 1)?;
+            let (amounts, views) = ledger::customer_page(c, &id, before, limit + 1)?;
             // A first page that holds every entry gives the balances without a second read.
-            let balances = if before.is_none() && entries.len() <= limit {
-                let exported: std::collections::HashSet<i64> = entries
-                    .iter()
-                    .zip(&views)
-                    .filter(|(_, v)| v.export_id.is_some())
-                    .map(|(e, _)| e.id)
-                    .collect();
-                ledger::balances_with(&entries, &exported)?
+            let balances = if before.is_none() && amounts.len() <= limit {
+                ledger::page_balances(&amounts, &views)?
             } else {
                 ledger::customer_balances(c, &id)?
             };

@@ -105,6 +105,24 @@ pub fn balances_with(entries: &[Entry], exported: &HashSet<i64>) -> Result<Vec<B
     )
 }
 
+/// What a page's balances need of each of its entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageAmount {
+    pub currency: Currency,
+    pub amount: Decimal,
+}
+
+/// Balances per currency of a page that holds every entry of a customer, from each entry's
+/// amount and whether its view names an export batch.
+pub fn page_balances(amounts: &[PageAmount], views: &[EntryView]) -> Result<Vec<Balance>, Error> {
+    sum_balances(
+        amounts
+            .iter()
+            .zip(views)
+            .map(|(a, v)| (a.currency, a.amount, v.export_id.is_some())),
+    )
+}
+
 /// Balances per currency of (currency, amount, exported) items.
 fn sum_balances(
     items: impl Iterator<Item = (Currency, Decimal, bool)>,
@@ -262,7 +280,7 @@ pub fn customer_page(
     customer_id: &str,
     before: Option<i64>,
     limit: usize,
-) -> Result<(Vec<Entry>, Vec<EntryView>), Error> {
+) -> Result<(Vec<PageAmount>, Vec<EntryView>), Error> {
     let reversals = diesel::alias!(ledger_entries as reversals);
     let rows = ledger_entries::table
         .left_join(entry_references::table)
@@ -300,20 +318,22 @@ pub fn customer_page(
             plan_versions::policy.nullable(),
         ))
         .load_iter::<PageRow, DefaultLoadingMode>(conn)?;
-    let mut entries: Vec<Entry> = Vec::with_capacity(limit.min(512));
+    let mut amounts = Vec::with_capacity(limit.min(512));
     let mut views = Vec::with_capacity(limit.min(512));
+    let mut last_id = None;
     let mut bodies: HashMap<String, Arc<Value>> = HashMap::new();
     let mut policies: HashMap<(String, i64), Arc<RawValue>> = HashMap::new();
     let (nothing, no_policy) = (null(), raw_null());
     for row in rows {
         let (row, reference, export_id, body, reversed_by, settlement_id, policy) = row?;
         // Rows of one entry are adjacent (ordered by id); the first one counts.
-        if entries.last().is_some_and(|e| e.id == row.id) {
+        if last_id == Some(row.id) {
             continue;
         }
-        if entries.len() == limit {
+        if views.len() == limit {
             break;
         }
+        last_id = Some(row.id);
         let entry = Entry::try_from(row)?;
         let breakdown = match (&entry.breakdown_sha256, body) {
             (Some(sha), Some(text)) => parsed_once(&mut bodies, sha.clone(), &text, stored_json)?,
@@ -333,10 +353,13 @@ pub fn customer_page(
             breakdown,
             policy,
         };
-        views.push(view_of(&entry, joined));
-        entries.push(entry);
+        amounts.push(PageAmount {
+            currency: entry.currency,
+            amount: entry.amount,
+        });
+        views.push(view_of(entry, joined));
     }
-    Ok((entries, views))
+    Ok((amounts, views))
 }
 
 /// A JSON text, read once per key.
@@ -528,7 +551,7 @@ pub fn entry_views(conn: &mut Conn, entries: &[Entry]) -> Result<Vec<EntryView>,
                     _ => Arc::clone(&no_policy),
                 },
             };
-            view_of(e, joined)
+            view_of(e.clone(), joined)
         })
         .collect())
 }
@@ -543,33 +566,33 @@ struct Joined {
     policy: Arc<RawValue>,
 }
 
-/// The view of one entry.
-fn view_of(e: &Entry, j: Joined) -> EntryView {
+/// The view of one entry (its texts moved, not copied).
+fn view_of(e: Entry, j: Joined) -> EntryView {
     EntryView {
         id: entry_id(e.id),
         kind: e.kind.as_str().to_string(),
-        customer_id: e.customer_id.clone(),
-        period: e.period.clone(),
+        customer_id: e.customer_id,
+        period: e.period,
         amount: e.currency.format(e.amount),
         currency: e.currency.code().to_string(),
-        incident_ids: e.incident_ids.clone(),
-        reason: e.reason.clone(),
+        incident_ids: e.incident_ids,
+        reason: e.reason,
         reference: j.reference,
         created_at: format_utc(e.created_at),
-        created_by: e.created_by.clone(),
+        created_by: e.created_by,
         reverses: e.reverses.map(entry_id),
         reversed_by: j.reversed_by.map(entry_id),
         settlement_id: j.settlement_id.map(crate::wire::credits::settlement_id),
         export_id: j.export_id.map(export_id),
-        plan_id: e.plan_id.clone(),
+        plan_id: e.plan_id,
         policy_version: e.policy_version,
-        rounding: e.rounding.clone(),
-        explanation: e.explanation.clone(),
+        rounding: e.rounding,
+        explanation: e.explanation,
         breakdown: j.breakdown,
         policy: j.policy,
         as_of: e.as_of.map(format_utc),
-        tzdb_version: e.tzdb_version.clone(),
-        engine_version: e.engine_version.clone(),
+        tzdb_version: e.tzdb_version,
+        engine_version: e.engine_version,
     }
 }
 
