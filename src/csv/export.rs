@@ -20,6 +20,7 @@ use crate::store::exports::{
     create_batch, for_each_entry, open_reader, range_of, BatchInfo, EntrySink, ExportEntry, Range,
     Rendered, Sums, Text, WINDOW,
 };
+use crate::store::sqlite::unmapped;
 use crate::store::Conn;
 use crate::wire::exports::{ExportLine, EXPORT_COLUMNS};
 use crate::wire::Error;
@@ -562,7 +563,7 @@ pub fn create(conn: &mut Conn, actor: &str, now: Nanos) -> Result<BatchInfo, Err
         },
         out: &mut std::io::sink(),
     };
-    create_batch(conn, actor, now, &mut sink)
+    unmapped(conn, |conn| create_batch(conn, actor, now, &mut sink))
 }
 
 /// Makes a batch as [`create`] does and writes its CSV to `out` in the same pass (the
@@ -581,7 +582,7 @@ pub fn create_into(
         },
         out,
     };
-    create_batch(conn, actor, now, &mut sink)
+    unmapped(conn, |conn| create_batch(conn, actor, now, &mut sink))
 }
 
 /// Writes a batch's CSV (memory stays flat: a few spans in flight).
@@ -597,7 +598,7 @@ pub fn write_batch(
         hash: false,
         write: Some(opts),
     };
-    read_range(conn, range, mode, out).map(|_| ())
+    unmapped(conn, |conn| read_range(conn, range, mode, out)).map(|_| ())
 }
 
 /// Up to `limit` rows of a batch after entry `after`, appended to `out`: how many, and the
@@ -612,9 +613,11 @@ pub fn write_page(
 ) -> Result<(u64, Option<i64>), Error> {
     let mut render = Render::default();
     let mut last = None;
-    let n = for_each_entry(conn, range, after, Some(limit), &mut |e| {
-        last = Some(e.id);
-        render.row(range.batch, e, opts.delimiter, out)
+    let n = unmapped(conn, |conn| {
+        for_each_entry(conn, range, after, Some(limit), &mut |e| {
+            last = Some(e.id);
+            render.row(range.batch, e, opts.delimiter, out)
+        })
     })?;
     Ok((n, last))
 }

@@ -379,6 +379,7 @@ pragma_reader!(CacheSize, cache_size);
 pragma_reader!(WalAutocheckpoint, wal_autocheckpoint);
 pragma_reader!(TempStore, temp_store);
 pragma_reader!(ForeignKeys, foreign_keys);
+pragma_reader!(MmapSize, mmap_size);
 
 /// The connection's current values of the settings a settlement changes, as PRAGMA lines
 /// that put them back.
@@ -389,14 +390,63 @@ fn current_settings(conn: &mut Conn) -> Result<String, Error> {
     let fk: ForeignKeys = diesel::sql_query("PRAGMA foreign_keys").get_result(conn)?;
     Ok(format!(
         "PRAGMA cache_size = {}; PRAGMA wal_autocheckpoint = {}; PRAGMA temp_store = {}; \
-         PRAGMA foreign_keys = {};",
-        cache.cache_size, wal.wal_autocheckpoint, temp.temp_store, fk.foreign_keys
+         PRAGMA foreign_keys = {}; {}",
+        cache.cache_size,
+        wal.wal_autocheckpoint,
+        temp.temp_store,
+        fk.foreign_keys,
+        mmap_setting(conn)?
     ))
+}
+
+/// The connection's memory map as the PRAGMA line that puts it back.
+fn mmap_setting(conn: &mut Conn) -> Result<String, Error> {
+    let mmap: MmapSize = diesel::sql_query("PRAGMA mmap_size").get_result(conn)?;
+    Ok(format!("PRAGMA mmap_size = {};", mmap.mmap_size))
+}
+
+/// Runs `f` with the PRAGMAs `set`, then runs `restore`, also when `f` fails or panics (the
+/// connection goes back to the pool).
+fn with_pragmas<T>(
+    conn: &mut Conn,
+    set: &str,
+    restore: &str,
+    f: impl FnOnce(&mut Conn) -> Result<T, Error>,
+) -> Result<T, Error> {
+    conn.batch_execute(set)?;
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *conn)));
+    let restored = conn.batch_execute(restore);
+    match out {
+        Ok(out) => {
+            restored?;
+            out
+        }
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// Runs `f`, a read of much of the file (an export), with the connection reading by `read`
+/// calls instead of the memory map a server's connections have ([`Reading::mmap_bytes`]),
+/// then maps again. The map spares a lookup's page copies, but every mapped page a process
+/// has touched counts in its resident memory: a scan of the whole ledger would show as
+/// hundreds of MB resident (about 1 GB for the share runs of `bench/restitution.sh`, where a
+/// settlement unmapped stays near 110 MB) for no gain of its own. Call it outside any
+/// transaction.
+pub fn unmapped<T>(
+    conn: &mut Conn,
+    f: impl FnOnce(&mut Conn) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let restore = mmap_setting(conn)?;
+    if restore == "PRAGMA mmap_size = 0;" {
+        return f(conn);
+    }
+    with_pragmas(conn, "PRAGMA mmap_size = 0;", &restore, f)
 }
 
 /// Runs `f` (a settlement) with the settings its bulk appends want, then gives the connection
 /// its own back, also when `f` fails or panics (the connection goes back to the pool):
 /// - [`SETTLE_PAGE_CACHE_KIB`] of page cache and a checkpoint every [`SETTLE_CHECKPOINT_PAGES`];
+/// - no memory map (a settlement reads most of the file: see [`unmapped`]);
 /// - statement journals in memory (each multi-row INSERT keeps one, to undo itself alone on a
 ///   constraint error; past 64 KiB SQLite would spill it to a temporary file otherwise);
 /// - no per-row foreign-key lookups. SQLite checks a foreign key by opening a cursor on the
@@ -412,19 +462,12 @@ pub fn with_settle_settings<T>(
     f: impl FnOnce(&mut Conn) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let restore = current_settings(conn)?;
-    conn.batch_execute(&format!(
+    let set = format!(
         "PRAGMA cache_size = -{SETTLE_PAGE_CACHE_KIB};
          PRAGMA wal_autocheckpoint = {SETTLE_CHECKPOINT_PAGES};
          PRAGMA temp_store = MEMORY;
-         PRAGMA foreign_keys = OFF;"
-    ))?;
-    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *conn)));
-    let restored = conn.batch_execute(&restore);
-    match out {
-        Ok(out) => {
-            restored?;
-            out
-        }
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
+         PRAGMA foreign_keys = OFF;
+         PRAGMA mmap_size = 0;"
+    );
+    with_pragmas(conn, &set, &restore, f)
 }

@@ -144,6 +144,27 @@ fn a_serving_pool_reads_as_asked_and_the_commands_as_sqlite_does() {
     assert_eq!(reading(&mut commands.conn().unwrap()), (-2_000, 0));
 }
 
+/// A bulk read on a server's connection (an export, a settlement) reads by `read` calls, not
+/// through the memory map, and the connection has its map back afterwards, also after a
+/// failure.
+#[test]
+fn bulk_reads_leave_the_map_and_get_it_back() {
+    use sla_credit::store::sqlite::{unmapped, with_settle_settings};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let serving = sla_credit::store::Store::open_for_serving(&url, 1, 16, 64).unwrap();
+    let mut c = serving.conn().unwrap();
+    let mapped = (-16_384, 64 << 20);
+    assert_eq!(unmapped(&mut c, |c| Ok(reading(c))).unwrap(), (-16_384, 0));
+    assert_eq!(reading(&mut c), mapped);
+    let failed: Result<(), _> = unmapped(&mut c, |_| Err(sla_credit::wire::Error::Busy));
+    assert!(matches!(failed, Err(sla_credit::wire::Error::Busy)));
+    assert_eq!(reading(&mut c), mapped);
+    let settling = with_settle_settings(&mut c, |c| Ok(reading(c))).unwrap();
+    assert_eq!(settling.1, 0);
+    assert_eq!(reading(&mut c), mapped);
+}
+
 #[derive(QueryableByName, Debug, PartialEq, Eq)]
 struct Kept {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
