@@ -395,14 +395,18 @@ fn current_settings(conn: &mut Conn) -> Result<String, Error> {
         wal.wal_autocheckpoint,
         temp.temp_store,
         fk.foreign_keys,
-        mmap_setting(conn)?
+        mmap_pragma(mmap_size(conn)?)
     ))
 }
 
-/// The connection's memory map as the PRAGMA line that puts it back.
-fn mmap_setting(conn: &mut Conn) -> Result<String, Error> {
+/// Bytes of the database file the connection reads through its memory map.
+fn mmap_size(conn: &mut Conn) -> Result<i64, Error> {
     let mmap: MmapSize = diesel::sql_query("PRAGMA mmap_size").get_result(conn)?;
-    Ok(format!("PRAGMA mmap_size = {};", mmap.mmap_size))
+    Ok(mmap.mmap_size)
+}
+
+fn mmap_pragma(bytes: i64) -> String {
+    format!("PRAGMA mmap_size = {bytes};")
 }
 
 /// Runs `f` with the PRAGMAs `set`, then runs `restore`, also when `f` fails or panics (the
@@ -436,11 +440,10 @@ pub fn unmapped<T>(
     conn: &mut Conn,
     f: impl FnOnce(&mut Conn) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let restore = mmap_setting(conn)?;
-    if restore == "PRAGMA mmap_size = 0;" {
-        return f(conn);
+    match mmap_size(conn)? {
+        0 => f(conn),
+        bytes => with_pragmas(conn, &mmap_pragma(0), &mmap_pragma(bytes), f),
     }
-    with_pragmas(conn, "PRAGMA mmap_size = 0;", &restore, f)
 }
 
 /// Runs `f` (a settlement) with the settings its bulk appends want, then gives the connection
@@ -462,12 +465,13 @@ pub fn with_settle_settings<T>(
     f: impl FnOnce(&mut Conn) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let restore = current_settings(conn)?;
+    let unmap = mmap_pragma(0);
     let set = format!(
         "PRAGMA cache_size = -{SETTLE_PAGE_CACHE_KIB};
          PRAGMA wal_autocheckpoint = {SETTLE_CHECKPOINT_PAGES};
          PRAGMA temp_store = MEMORY;
          PRAGMA foreign_keys = OFF;
-         PRAGMA mmap_size = 0;"
+         {unmap}"
     );
     with_pragmas(conn, &set, &restore, f)
 }
