@@ -68,19 +68,21 @@ pub(crate) fn explain(e: &Explained<'_>) -> String {
         let d = round_q(q, c.minor_units(), RoundingMode::HalfUp).unwrap_or_default();
         format!("{} {}", c.format(d), c.code())
     };
-    let uptime = format!("{}%", display_truncated(e.uptime, 4));
-    let minutes = display_truncated(&(e.downtime_ns / q_int(60_000_000_000i64)), 2);
-    let no_credit = format!("no credit ({})", money(&Q::default()));
+    // Each line needs only some of these: they are worked out when it asks.
+    let uptime = || format!("{}%", display_truncated(e.uptime, 4));
+    let minutes = || display_truncated(&(e.downtime_ns / q_int(60_000_000_000i64)), 2);
+    let no_credit = || format!("no credit ({})", money(&Q::default()));
     let target = e.policy.target_percent.map(|t| t.normalize().to_string());
     let mut line = match &e.policy.rule {
         Rule::UptimeTiers { .. } => match (e.tier, e.credit_percent) {
             (Some(tier), Some(p)) => format!(
-                "Uptime {uptime} is in tier {tier}: {}% × {} = {}",
+                "Uptime {} is in tier {tier}: {}% × {} = {}",
+                uptime(),
                 p.normalize(),
                 money(e.fee),
                 money(e.uncapped)
             ),
-            _ => format!("Uptime {uptime} is in no credit tier: {no_credit}"),
+            _ => format!("Uptime {} is in no credit tier: {}", uptime(), no_credit()),
         },
         Rule::DowntimeMultiple {
             multiplier,
@@ -89,13 +91,14 @@ pub(crate) fn explain(e: &Explained<'_>) -> String {
             if e.uncapped == &Q::default() {
                 match &target {
                     Some(t) if e.downtime_ns > &Q::default() => {
-                        format!("Uptime {uptime} meets the {t}% target: {no_credit}")
+                        format!("Uptime {} meets the {t}% target: {}", uptime(), no_credit())
                     }
-                    _ => format!("{minutes} min of counted downtime: {no_credit}"),
+                    _ => format!("{} min of counted downtime: {}", minutes(), no_credit()),
                 }
             } else if *excess_only {
                 format!(
-                    "{minutes} min of counted downtime, the part beyond the {}% allowance: {} × {} = {}",
+                    "{} min of counted downtime, the part beyond the {}% allowance: {} × {} = {}",
+                    minutes(),
                     target.unwrap_or_default(),
                     money(&(e.uncapped / multiplier_q(*multiplier))),
                     multiplier.normalize(),
@@ -103,7 +106,8 @@ pub(crate) fn explain(e: &Explained<'_>) -> String {
                 )
             } else {
                 format!(
-                    "{minutes} min of counted downtime cost {} of fees × {} = {}",
+                    "{} min of counted downtime cost {} of fees × {} = {}",
+                    minutes(),
                     money(e.fee_during_downtime),
                     multiplier.normalize(),
                     money(e.uncapped)
@@ -115,7 +119,7 @@ pub(crate) fn explain(e: &Explained<'_>) -> String {
             let dip = e.days_in_period.unwrap_or(0);
             match (&target, n) {
                 (Some(t), 0) if e.downtime_ns > &Q::default() => {
-                    format!("Uptime {uptime} meets the {t}% target: {no_credit}")
+                    format!("Uptime {} meets the {t}% target: {}", uptime(), no_credit())
                 }
                 _ => format!(
                     "{n} {} × {} ÷ {dip} days = {}",

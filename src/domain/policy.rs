@@ -374,7 +374,7 @@ fn bounded(v: &Value, field: &str, high: u32) -> Result<Decimal, FieldError> {
 
 fn choice<T>(
     value: &Option<String>,
-    field: &str,
+    field: impl FnOnce() -> String,
     parse: impl Fn(&str) -> Option<T>,
     allowed: &str,
     errors: &mut Errors,
@@ -387,7 +387,7 @@ where
         Some(s) => match parse(s) {
             Some(v) => Some(v),
             None => {
-                errors.push(field, format!("must be one of {allowed}"));
+                errors.push(field(), format!("must be one of {allowed}"));
                 None
             }
         },
@@ -413,7 +413,7 @@ impl Policy {
         };
         let period = choice(
             &spec.period,
-            &f("period"),
+            || f("period"),
             |s| match s {
                 "month" => Some(PeriodKind::Month),
                 "quarter" => Some(PeriodKind::Quarter),
@@ -428,7 +428,7 @@ impl Policy {
         };
         let exclusion_mode = choice(
             &spec.exclusion_mode,
-            &f("exclusion_mode"),
+            || f("exclusion_mode"),
             |s| match s {
                 "not_downtime" => Some(ExclusionMode::NotDowntime),
                 "shrink_period" => Some(ExclusionMode::ShrinkPeriod),
@@ -439,7 +439,7 @@ impl Policy {
         );
         let denominator = choice(
             &spec.denominator,
-            &f("denominator"),
+            || f("denominator"),
             |s| match s {
                 "period" => Some(Denominator::Period),
                 "active" => Some(Denominator::Active),
@@ -454,7 +454,7 @@ impl Policy {
             .and_then(|v| e.take(value_whole(v, &f("downtime_unit_seconds"), 1, 86_400)));
         let partial_units = choice(
             &spec.partial_units,
-            &f("partial_units"),
+            || f("partial_units"),
             |s| match s {
                 "round_up" => Some(PartialUnits::RoundUp),
                 "round_down" => Some(PartialUnits::RoundDown),

@@ -92,29 +92,44 @@ pub struct WindowSpec {
     pub end: String,
 }
 
-/// The quote response: the total and one breakdown per period.
+/// The quote response: the total and one breakdown per period (borrowed from the result).
 #[derive(Debug, Clone, Serialize)]
-pub struct QuoteResponse {
-    pub currency: String,
+pub struct QuoteResponse<'a> {
+    pub currency: &'static str,
     pub total: String,
-    pub periods: Vec<Breakdown>,
+    pub periods: Vec<&'a Breakdown>,
 }
 
-impl From<&CreditResult> for QuoteResponse {
-    fn from(r: &CreditResult) -> Self {
+impl<'a> From<&'a CreditResult> for QuoteResponse<'a> {
+    fn from(r: &'a CreditResult) -> Self {
         QuoteResponse {
-            currency: r.currency.code().to_string(),
+            currency: r.currency.code(),
             total: r.currency.format(r.total),
-            periods: r.periods.iter().map(|p| p.breakdown.clone()).collect(),
+            periods: r.periods.iter().map(|p| &p.breakdown).collect(),
         }
     }
 }
 
 /// Reads a quote request from JSON text: parse, resolve a policy preset, check every field.
 pub fn parse_quote(text: &str) -> Result<CreditInput, ValidationErrors> {
+    if let Some(checked) = check_plain_quote(text.as_bytes()) {
+        return checked;
+    }
     let value: Value = serde_json::from_str(text)
         .map_err(|e| ValidationErrors::one("body", format!("is not valid JSON: {e}")))?;
     check_quote(value)
+}
+
+/// The common request, read straight into its wire form without a JSON tree in between:
+/// valid JSON, every field known, and a policy written out rather than named as a preset.
+/// `None` for anything else (a preset, a syntax error, an unknown or duplicate field), which
+/// [`check_quote`] then reads, so every error is worded as it always is. Both paths give the
+/// same request for the same text: a policy that names a preset cannot read as a written one
+/// (`preset` is not one of its fields).
+pub fn check_plain_quote(bytes: &[u8]) -> Option<Result<CreditInput, ValidationErrors>> {
+    serde_json::from_slice::<QuoteRequest>(bytes)
+        .ok()
+        .map(|r| r.check())
 }
 
 /// Checks a quote request already read as JSON: resolve a policy preset, check every field.
@@ -473,5 +488,57 @@ fn finish_errors(e: Errors) -> ValidationErrors {
     match e.into_result() {
         Err(v) => v,
         Ok(()) => ValidationErrors::one("body", "is not a valid quote request"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn general(text: &str) -> Result<CreditInput, ValidationErrors> {
+        check_quote(serde_json::from_str(text).expect("valid JSON"))
+    }
+
+    #[test]
+    fn a_written_policy_reads_the_same_by_either_path() {
+        for name in ["olark-2-days", "la-march-743h", "maintenance-excluded"] {
+            let path = format!(
+                "{}/fixtures/requests/{name}.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let text = std::fs::read_to_string(&path).expect("fixture");
+            let plain = check_plain_quote(text.as_bytes()).expect("a plain request");
+            assert_eq!(plain, general(&text), "{name}");
+            assert!(plain.is_ok(), "{name}");
+        }
+        // A plain request whose values are wrong is checked on this path, worded the same.
+        let wrong = r#"{"currency": "USD", "plan": {"price": "-1", "billing_cycle": "monthly"},
+            "policy": {"rule": {"kind": "days_of_service", "days": 2}},
+            "outages": [{"start": "2024-01-16T05:06:00Z", "end": "2024-01-16T04:00:00Z"}]}"#;
+        let plain = check_plain_quote(wrong.as_bytes()).expect("well formed");
+        assert_eq!(plain, general(wrong));
+        assert!(plain.is_err());
+    }
+
+    #[test]
+    fn presets_unknown_fields_and_bad_json_take_the_general_path() {
+        let outages =
+            r#""outages": [{"start": "2024-01-16T05:06:00Z", "end": "2024-01-16T19:00:00Z"}]"#;
+        let plan = r#""plan": {"price": "29.00", "billing_cycle": "monthly"}"#;
+        for text in [
+            format!(r#"{{"currency": "USD", {plan}, "policy": "atlassian", {outages}}}"#),
+            format!(
+                r#"{{"currency": "USD", {plan}, "policy": {{"preset": "atlassian"}}, {outages}}}"#
+            ),
+            format!(
+                r#"{{"currency": "USD", {plan}, "policy": {{"rule": {{"kind": "days_of_service", "days": 2}}}}, {outages}, "colour": 1}}"#
+            ),
+            format!(
+                r#"{{"currency": "USD", "currency": "EUR", {plan}, "policy": {{"rule": {{"kind": "days_of_service", "days": 2}}}}, {outages}}}"#
+            ),
+            r#"{"currency": "USD","#.to_string(),
+        ] {
+            assert!(check_plain_quote(text.as_bytes()).is_none(), "{text}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Instants and zones (docs/rules.md §1): RFC 3339 with an offset outside, whole UTC nanoseconds
 //! inside, so interval arithmetic is exact integer work.
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// An instant as whole nanoseconds since 1970-01-01T00:00:00Z.
@@ -92,6 +92,28 @@ pub fn local_date(nanos: Nanos, tz: Tz) -> NaiveDate {
 /// The instant a local day starts (docs/rules.md §1): local 00:00; if that does not exist (a DST
 /// gap), the first instant after the gap; if it occurs twice, the earlier one.
 pub fn local_midnight(tz: Tz, date: NaiveDate) -> Nanos {
+    use std::cell::Cell;
+    type Placed = Option<(Tz, NaiveDate, Nanos)>;
+    /// Slots of midnights placed lately, by zone and date: a quote or a customer's settlement
+    /// asks for the same few (its periods' first days, its outages' days) again and again, and
+    /// each costs two searches of the zone's transitions.
+    const SLOTS: usize = 64;
+    thread_local! {
+        static PLACED: [Cell<Placed>; SLOTS] = const { [const { Cell::new(None) }; SLOTS] };
+    }
+    let slot =
+        (date.num_days_from_ce() as usize).wrapping_add((tz as usize).wrapping_mul(31)) % SLOTS;
+    if let Some((z, d, at)) = PLACED.with(|p| p[slot].get()) {
+        if z == tz && d == date {
+            return at;
+        }
+    }
+    let at = place_midnight(tz, date);
+    PLACED.with(|p| p[slot].set(Some((tz, date, at))));
+    at
+}
+
+fn place_midnight(tz: Tz, date: NaiveDate) -> Nanos {
     let naive = date.and_time(chrono::NaiveTime::MIN);
     match tz.from_local_datetime(&naive) {
         chrono::LocalResult::Single(t) => utc_nanos(t.with_timezone(&Utc)),
@@ -187,6 +209,27 @@ mod tests {
 
     fn ns(text: &str) -> Nanos {
         parse_instant(text).unwrap_or(-1)
+    }
+
+    #[test]
+    fn remembered_midnights_belong_to_their_own_zone_and_date() {
+        // Zones and dates that share slots of the remembered midnights, asked in turn: each
+        // answer is the one placed afresh, whatever was asked before it.
+        let zones = [
+            chrono_tz::UTC,
+            chrono_tz::America::Los_Angeles,
+            chrono_tz::Pacific::Apia,
+            chrono_tz::Asia::Kolkata,
+        ];
+        let first = NaiveDate::from_ymd_opt(2011, 12, 1).unwrap_or_default();
+        let dates: Vec<NaiveDate> = first.iter_days().take(200).collect();
+        for _round in 0..3 {
+            for &tz in &zones {
+                for &d in &dates {
+                    assert_eq!(local_midnight(tz, d), place_midnight(tz, d), "{tz} {d}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -3,11 +3,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::domain::quote::{check_quote, QuoteResponse};
+use crate::domain::quote::{check_plain_quote, check_quote, QuoteResponse};
 use crate::wire::Error;
 
 use super::error::ApiError;
-use super::support::json_value;
+use super::support::{parse_json, require_json};
 
 /// The quote as the command line prints it: pretty JSON and a final newline.
 pub fn render_quote(r: &QuoteResponse) -> Result<Vec<u8>, Error> {
@@ -22,13 +22,17 @@ pub fn render_quote(r: &QuoteResponse) -> Result<Vec<u8>, Error> {
 const INLINE_QUOTE_BYTES: usize = 16 * 1024;
 
 pub async fn post_quote(req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
-    let value = json_value(&req, &body)?;
+    require_json(&req)?;
+    let inline = body.len() <= INLINE_QUOTE_BYTES;
     let work = move || -> Result<Vec<u8>, Error> {
-        let input = check_quote(value)?;
+        let input = match check_plain_quote(&body) {
+            Some(checked) => checked?,
+            None => check_quote(parse_json(&body)?)?,
+        };
         let result = crate::domain::compute(&input)?;
         render_quote(&QuoteResponse::from(&result))
     };
-    let bytes = if body.len() <= INLINE_QUOTE_BYTES {
+    let bytes = if inline {
         work()?
     } else {
         web::block(work).await??

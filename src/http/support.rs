@@ -26,6 +26,18 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<
 
 /// Reads a JSON body as a value (content type and syntax checked).
 pub fn json_value(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
+    require_json(req)?;
+    Ok(parse_json(body)?)
+}
+
+/// Parses a body already known to be JSON by its type (400 naming line and column).
+pub fn parse_json(body: &[u8]) -> Result<Value, Error> {
+    serde_json::from_slice(body)
+        .map_err(|e| Error::unparseable("body", format!("is not valid JSON: {e}")))
+}
+
+/// A 415 unless the request says its body is JSON (`application/json` or any `+json` type).
+pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
     let ct = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -43,12 +55,7 @@ pub fn json_value(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
             if ct.is_empty() { "nothing" } else { ct }
         )));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::Wire(Error::unparseable(
-            "body",
-            format!("is not valid JSON: {e}"),
-        ))
-    })
+    Ok(())
 }
 
 /// A JSON answer.
