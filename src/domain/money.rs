@@ -19,6 +19,22 @@ pub struct Currency {
 
 impl Currency {
     pub fn parse(code: &str) -> Result<Self, String> {
+        use std::cell::Cell;
+        // Ledger reads parse the same code entry after entry; the ISO table is searched once.
+        thread_local! {
+            static LAST: Cell<Option<Currency>> = const { Cell::new(None) };
+        }
+        if let Some(last) = LAST.with(Cell::get) {
+            if last.code() == code {
+                return Ok(last);
+            }
+        }
+        let parsed = Self::look_up(code)?;
+        LAST.with(|l| l.set(Some(parsed)));
+        Ok(parsed)
+    }
+
+    fn look_up(code: &str) -> Result<Self, String> {
         let iso = iso_currency::Currency::from_code(code)
             .ok_or_else(|| format!("unknown ISO 4217 currency code {code:?}"))?;
         if iso

@@ -386,10 +386,30 @@ fn stored_json(text: &str) -> Result<Arc<Value>, Error> {
 /// A stored policy, rendered as JSON once to be written as it is by every entry that has
 /// it: parsed and rendered again, so its text is the one rendering a parsed value gives (keys
 /// in order, no spaces), whatever spacing it was stored with.
+///
+/// A policy version never changes and every page of a lookup shows the same few: each thread
+/// remembers the renderings of the texts it has seen lately.
 fn stored_raw(text: &str) -> Result<Arc<RawValue>, Error> {
+    use std::cell::RefCell;
+    thread_local! {
+        static RENDERED: RefCell<HashMap<String, Arc<RawValue>>> = RefCell::new(HashMap::new());
+    }
+    /// Renderings kept per thread; past it the memory starts again.
+    const REMEMBERED: usize = 256;
+    if let Some(raw) = RENDERED.with(|r| r.borrow().get(text).cloned()) {
+        return Ok(raw);
+    }
     let v: Value = serde_json::from_str(text).map_err(|e| Error::internal(e.to_string()))?;
-    let raw = serde_json::value::to_raw_value(&v).map_err(|e| Error::internal(e.to_string()))?;
-    Ok(Arc::from(raw))
+    let raw: Arc<RawValue> =
+        Arc::from(serde_json::value::to_raw_value(&v).map_err(|e| Error::internal(e.to_string()))?);
+    RENDERED.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.len() >= REMEMBERED {
+            r.clear();
+        }
+        r.insert(text.to_owned(), Arc::clone(&raw));
+    });
+    Ok(raw)
 }
 
 /// JSON `null`, for the entries without a breakdown (one per page, shared).
