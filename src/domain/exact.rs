@@ -158,6 +158,13 @@ fn display_small(q: &Q, min_dp: u32) -> Option<String> {
         };
         (2 * sig).saturating_sub(digits).min(sig)
     };
+    if let Some((decimals, m)) = terminating(a, d) {
+        if decimals <= scale {
+            // Exact in that many decimals: the digits rounding at `scale` would give, without
+            // the wide division.
+            return Some(lay_out(n < 0 && m != 0, m.to_string(), decimals, min_dp));
+        }
+    }
     let scaled = a.checked_mul(10i128.checked_pow(scale)?)?;
     let (quot, rem) = (scaled / d, scaled % d);
     let twice = rem.checked_mul(2)?;
@@ -167,6 +174,26 @@ fn display_small(q: &Q, min_dp: u32) -> Option<String> {
         _ => quot,
     };
     Some(lay_out(n < 0 && m != 0, m.to_string(), scale, min_dp))
+}
+
+/// `a / d` (`a` ≥ 0, `d` > 0, reduced) as `m × 10^-k` when it is a terminating decimal (`d` has
+/// no prime factor but 2 and 5), with the fewest decimals `k`.
+fn terminating(a: i128, d: i128) -> Option<(u32, i128)> {
+    let twos = d.trailing_zeros();
+    let mut rest = d >> twos;
+    let mut fives = 0;
+    while rest % 5 == 0 {
+        rest /= 5;
+        fives += 1;
+    }
+    if rest != 1 {
+        return None;
+    }
+    let k = twos.max(fives);
+    let widen = 2i128
+        .checked_pow(k - twos)?
+        .checked_mul(5i128.checked_pow(k - fives)?)?;
+    Some((k, a.checked_mul(widen)?))
 }
 
 /// The digits of `m × 10^-scale`, trailing zeros trimmed, padded to `min_dp` decimals.
@@ -202,15 +229,23 @@ fn lay_out(negative: bool, mut digits: String, scale: u32, min_dp: u32) -> Strin
 
 /// Exact value of an integer count of nanoseconds shown as seconds.
 pub fn display_seconds(nanos: i128) -> String {
-    let sign = if nanos < 0 { "-" } else { "" };
+    use std::fmt::Write;
     let abs = nanos.unsigned_abs();
-    let (whole, frac) = (abs / 1_000_000_000, abs % 1_000_000_000);
-    if frac == 0 {
-        format!("{sign}{whole}")
-    } else {
-        let digits = format!("{frac:09}");
-        format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
+    let (whole, frac) = (abs / 1_000_000_000, (abs % 1_000_000_000) as u32);
+    let mut s = String::with_capacity(24);
+    if nanos < 0 {
+        s.push('-');
     }
+    // Written into one string; a period's seconds fit 64 bits, whose digits print faster.
+    let _ = match u64::try_from(whole) {
+        Ok(w) => write!(s, "{w}"),
+        Err(_) => write!(s, "{whole}"),
+    };
+    if frac != 0 {
+        let _ = write!(s, ".{frac:09}");
+        s.truncate(s.trim_end_matches('0').len());
+    }
+    s
 }
 
 /// Truncates toward zero at `dp` decimals, for a figure inside a sentence (never for money).
@@ -312,8 +347,17 @@ mod tests {
             let n = i128::from(next() % 10_000_000_000_000) - 5_000_000_000_000;
             let d = i128::from(1 + next() % 1_000_000_000);
             cases.push((n, d));
+            // Terminating decimals too (denominators 2^i × 5^j), up to the display's limits.
+            let (i, j) = ((next() % 40) as u32, (next() % 30) as u32);
+            if let Some(d) = 2i128
+                .checked_pow(i)
+                .and_then(|t| t.checked_mul(5i128.pow(j)))
+            {
+                cases.push((n, d));
+                cases.push((n % 1000, d));
+            }
         }
-        let mut small = 0;
+        let (mut small, total) = (0, cases.len());
         for (n, d) in cases {
             let (fast, slow) = both(n, d);
             if let Some(fast) = fast {
@@ -321,6 +365,6 @@ mod tests {
                 assert_eq!(fast, slow, "{n}/{d}");
             }
         }
-        assert!(small > 1_000, "the small path held {small} of 2,008");
+        assert!(small > 1_000, "the small path held {small} of {total}");
     }
 }

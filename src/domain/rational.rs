@@ -44,6 +44,10 @@ fn gcd(a: i128, b: i128) -> i128 {
     if b == 0 {
         return a as i128;
     }
+    if let (Ok(a), Ok(b)) = (u64::try_from(a), u64::try_from(b)) {
+        // Most figures are seconds, nanoseconds and prices: 64-bit steps are cheaper.
+        return gcd64(a, b) as i128;
+    }
     let shift = (a | b).trailing_zeros();
     a >>= a.trailing_zeros();
     loop {
@@ -54,6 +58,22 @@ fn gcd(a: i128, b: i128) -> i128 {
         b -= a;
         if b == 0 {
             return (a << shift) as i128;
+        }
+    }
+}
+
+/// Stein's binary gcd of two non-zero 64-bit magnitudes.
+fn gcd64(mut a: u64, mut b: u64) -> u64 {
+    let shift = (a | b).trailing_zeros();
+    a >>= a.trailing_zeros();
+    loop {
+        b >>= b.trailing_zeros();
+        if a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        b -= a;
+        if b == 0 {
+            return a << shift;
         }
     }
 }
@@ -383,6 +403,32 @@ mod tests {
     fn to_big(q: &Q) -> BigRational {
         let (n, d) = q.parts();
         BigRational::new(n, d)
+    }
+
+    #[test]
+    fn gcd_agrees_with_num_integer_on_both_sides_of_64_bits() {
+        use num_integer::Integer;
+        let edge = u64::MAX as i128;
+        let values = [
+            0,
+            1,
+            2,
+            12,
+            -18,
+            2_678_400_000_000_000,
+            edge - 1,
+            edge,
+            edge + 1,
+            -(edge + 3),
+            (edge + 1) * 6,
+            i128::MAX,
+            -i128::MAX,
+        ];
+        for a in values {
+            for b in values {
+                assert_eq!(gcd(a, b), a.gcd(&b), "gcd({a}, {b})");
+            }
+        }
     }
 
     #[test]

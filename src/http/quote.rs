@@ -11,10 +11,12 @@ use super::support::{parse_json, require_json};
 
 /// The quote as the command line prints it: pretty JSON and a final newline.
 pub fn render_quote(r: &QuoteResponse) -> Result<Vec<u8>, Error> {
-    let mut text =
-        serde_json::to_string_pretty(r).map_err(|e| Error::internal_from("rendering JSON", e))?;
-    text.push('\n');
-    Ok(text.into_bytes())
+    // A one-period quote renders to about a kilobyte: one allocation, not a doubling series.
+    let mut bytes = Vec::with_capacity(1536 * r.periods.len().max(1));
+    serde_json::to_writer_pretty(&mut bytes, r)
+        .map_err(|e| Error::internal_from("rendering JSON", e))?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
 /// Bodies up to this size are quoted on the async worker (tens of microseconds); larger ones
