@@ -197,32 +197,34 @@ fn terminating(a: i128, d: i128) -> Option<(u32, i128)> {
 }
 
 /// The digits of `m × 10^-scale`, trailing zeros trimmed, padded to `min_dp` decimals.
-fn lay_out(negative: bool, mut digits: String, scale: u32, min_dp: u32) -> String {
-    let mut s = String::new();
+fn lay_out(negative: bool, digits: String, scale: u32, min_dp: u32) -> String {
+    let (scale, min_dp) = (scale as usize, min_dp as usize);
+    let mut s = String::with_capacity(digits.len().max(scale + 1) + min_dp + 2);
     if negative {
         s.push('-');
     }
-    if scale == 0 {
-        s.push_str(&digits);
-        if min_dp > 0 {
-            s.push('.');
-            s.push_str(&"0".repeat(min_dp as usize));
-        }
-        return s;
-    }
-    let scale = scale as usize;
-    if digits.len() <= scale {
-        digits = format!("{}{}", "0".repeat(scale + 1 - digits.len()), digits);
-    }
-    let (int_part, frac_part) = digits.split_at(digits.len() - scale);
-    let mut frac = frac_part.trim_end_matches('0').to_string();
-    while frac.len() < min_dp as usize {
-        frac.push('0');
-    }
+    // The integer digits (at least a 0), and the decimals: `lead` zeros, then `frac_digits`.
+    let (int_part, frac_digits, lead) = if digits.len() > scale {
+        let (i, f) = digits.split_at(digits.len() - scale);
+        (i, f, 0)
+    } else {
+        ("0", digits.as_str(), scale - digits.len())
+    };
     s.push_str(int_part);
-    if !frac.is_empty() {
+    let frac = frac_digits.trim_end_matches('0');
+    // Without a non-zero decimal the leading zeros are trailing ones, trimmed too.
+    let written = if frac.is_empty() {
+        0
+    } else {
+        lead + frac.len()
+    };
+    if written.max(min_dp) > 0 {
         s.push('.');
-        s.push_str(&frac);
+        if written > 0 {
+            s.extend(std::iter::repeat_n('0', lead));
+            s.push_str(frac);
+        }
+        s.extend(std::iter::repeat_n('0', min_dp.saturating_sub(written)));
     }
     s
 }
@@ -300,6 +302,35 @@ mod tests {
         assert_eq!(display_seconds(2_678_400_000_000_000), "2678400");
         assert_eq!(display_seconds(1_500_000_000), "1.5");
         assert_eq!(display_seconds(1), "0.000000001");
+    }
+
+    #[test]
+    fn digits_are_laid_out_trimmed_then_padded() {
+        let cases = [
+            ((false, "29", 0, 2), "29.00"),
+            ((false, "2900", 2, 2), "29.00"),
+            ((false, "29", 0, 0), "29"),
+            ((false, "5", 3, 0), "0.005"),
+            ((true, "5", 3, 2), "-0.005"),
+            ((true, "50", 3, 2), "-0.05"),
+            ((false, "0", 0, 0), "0"),
+            ((false, "0", 4, 2), "0.00"),
+            ((false, "120", 1, 0), "12"),
+            ((false, "1205", 2, 3), "12.050"),
+            ((false, "100", 2, 0), "1"),
+            ((false, "7", 1, 0), "0.7"),
+            (
+                (false, "18709677419354838709677419355", 28, 2),
+                "1.8709677419354838709677419355",
+            ),
+        ];
+        for ((negative, digits, scale, min_dp), want) in cases {
+            assert_eq!(
+                lay_out(negative, digits.to_string(), scale, min_dp),
+                want,
+                "{digits} at {scale}, {min_dp}"
+            );
+        }
     }
 
     /// The machine-integer path gives the digits of the arbitrary-precision one.
