@@ -37,42 +37,31 @@ const REDUCE_BELOW_BITS: u64 = 256;
 
 fn gcd(a: i128, b: i128) -> i128 {
     // Stein's binary gcd on magnitudes; i128::MIN never reaches here (callers check).
-    let (mut a, mut b) = (a.unsigned_abs(), b.unsigned_abs());
+    let (a, b) = (a.unsigned_abs(), b.unsigned_abs());
     if a == 0 {
         return b as i128;
     }
     if b == 0 {
         return a as i128;
     }
-    if let (Ok(a), Ok(b)) = (u64::try_from(a), u64::try_from(b)) {
+    match (u64::try_from(a), u64::try_from(b)) {
         // Most figures are seconds, nanoseconds and prices: 64-bit steps are cheaper.
-        return gcd64(a, b) as i128;
-    }
-    let shift = (a | b).trailing_zeros();
-    a >>= a.trailing_zeros();
-    loop {
-        b >>= b.trailing_zeros();
-        if a > b {
-            std::mem::swap(&mut a, &mut b);
-        }
-        b -= a;
-        if b == 0 {
-            return (a << shift) as i128;
-        }
+        (Ok(a), Ok(b)) => stein(a, b) as i128,
+        _ => stein(a, b) as i128,
     }
 }
 
-/// Stein's binary gcd of two non-zero 64-bit magnitudes.
-fn gcd64(mut a: u64, mut b: u64) -> u64 {
-    let shift = (a | b).trailing_zeros();
-    a >>= a.trailing_zeros();
+/// Stein's binary gcd of two non-zero magnitudes.
+fn stein<T: num_traits::PrimInt>(mut a: T, mut b: T) -> T {
+    let shift = (a | b).trailing_zeros() as usize;
+    a = a >> a.trailing_zeros() as usize;
     loop {
-        b >>= b.trailing_zeros();
+        b = b >> b.trailing_zeros() as usize;
         if a > b {
             std::mem::swap(&mut a, &mut b);
         }
-        b -= a;
-        if b == 0 {
+        b = b - a;
+        if b.is_zero() {
             return a << shift;
         }
     }
