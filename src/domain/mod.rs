@@ -17,6 +17,7 @@ pub mod policy;
 pub mod presets;
 pub mod quote;
 pub mod rational;
+pub mod rfc3339;
 pub mod scope;
 pub mod settlement;
 pub mod time;

@@ -128,8 +128,15 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, String> {
     }
     let unsigned = t.trim_start_matches(['-', '+']);
     let (int_part, frac_part) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-    let digits = format!("{int_part}{}", frac_part.trim_end_matches('0'));
-    if digits.trim_start_matches('0').len() > 28 {
+    // Significant digits: from the first non-zero one, trailing fractional zeros left out.
+    let frac_part = frac_part.trim_end_matches('0');
+    let int_part = int_part.trim_start_matches('0');
+    let significant = if int_part.is_empty() {
+        frac_part.trim_start_matches('0').len()
+    } else {
+        int_part.len() + frac_part.len()
+    };
+    if significant > 28 {
         return Err(format!(
             "{text:?} has more than 28 significant digits (docs/rules.md §5)"
         ));

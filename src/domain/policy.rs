@@ -250,18 +250,18 @@ pub struct Policy {
 /// Reads a decimal held as a JSON string or number, exactly from its text.
 pub fn value_decimal(v: &Value, field: &str) -> Result<Decimal, FieldError> {
     let text = match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.as_str(),
+        Value::Number(n) => n.as_str(),
         _ => return Err(field_error(field, "must be a decimal string like \"10.5\"")),
     };
-    parse_decimal(&text).map_err(|m| field_error(field, m))
+    parse_decimal(text).map_err(|m| field_error(field, m))
 }
 
 /// Reads money (non-negative, at most 10^15) from a JSON string or number.
 pub fn value_money(v: &Value, field: &str) -> Result<Decimal, FieldError> {
     let text = match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.as_str(),
+        Value::Number(n) => n.as_str(),
         _ => {
             return Err(field_error(
                 field,
@@ -269,15 +269,15 @@ pub fn value_money(v: &Value, field: &str) -> Result<Decimal, FieldError> {
             ))
         }
     };
-    parse_money(&text).map_err(|m| field_error(field, m))
+    parse_money(text).map_err(|m| field_error(field, m))
 }
 
 /// Reads a whole number in `[low, high]` from a JSON number (or a string holding one). An
 /// exactly whole decimal counts (`2.0`, `1E+1`); `1.5` does not (docs/rules.md §5).
 pub fn value_whole(v: &Value, field: &str, low: u32, high: u32) -> Result<u32, FieldError> {
     let text = match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.as_str(),
+        Value::Number(n) => n.as_str(),
         _ => return Err(field_error(field, "must be a whole number")),
     };
     let range = || {

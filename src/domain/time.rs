@@ -1,8 +1,11 @@
 //! Instants and zones (docs/rules.md §1): RFC 3339 with an offset outside, whole UTC nanoseconds
 //! inside, so interval arithmetic is exact integer work.
 
-use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Offset, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
+
+use super::rfc3339;
+pub use super::rfc3339::Fraction;
 
 /// An instant as whole nanoseconds since 1970-01-01T00:00:00Z.
 pub type Nanos = i64;
@@ -25,6 +28,12 @@ pub fn max_instant_exclusive() -> Nanos {
 /// fraction digits (more only if they are zeros), from 1970-01-01T00:00:00Z to
 /// 2100-01-01T00:00:00Z inclusive (docs/rules.md §1).
 pub fn parse_instant(text: &str) -> Result<Nanos, String> {
+    // The form the service writes itself (`…Z`), read without the general parser.
+    if let Some(nanos) =
+        rfc3339::parse_utc(text).filter(|n| (MIN_INSTANT..=MAX_INSTANT).contains(n))
+    {
+        return Ok(nanos);
+    }
     let bytes = text.as_bytes();
     if bytes.len() < 20 || bytes[10] != b'T' {
         return Err(format!(
@@ -74,13 +83,40 @@ pub fn to_utc(nanos: Nanos) -> DateTime<Utc> {
 
 /// `2026-01-01T08:00:00Z`
 pub fn format_utc(nanos: Nanos) -> String {
-    to_utc(nanos).to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    format_utc_as(nanos, Fraction::Auto)
+}
+
+/// An instant in UTC with its fraction of a second written as `fraction` says.
+pub fn format_utc_as(nanos: Nanos, fraction: Fraction) -> String {
+    let mut text = String::with_capacity(30);
+    if rfc3339::write_datetime(&mut text, nanos, fraction) {
+        text.push('Z');
+        return text;
+    }
+    let format = match fraction {
+        Fraction::Auto => SecondsFormat::AutoSi,
+        Fraction::Nanos => SecondsFormat::Nanos,
+    };
+    to_utc(nanos).to_rfc3339_opts(format, true)
 }
 
 /// `2026-01-01T00:00:00-08:00`
 pub fn format_local(nanos: Nanos, tz: Tz) -> String {
-    to_utc(nanos)
-        .with_timezone(&tz)
+    let utc = to_utc(nanos);
+    let offset = tz
+        .offset_from_utc_datetime(&utc.naive_utc())
+        .fix()
+        .local_minus_utc();
+    let mut text = String::with_capacity(32);
+    let local = nanos.checked_add(i64::from(offset) * NANOS_PER_SECOND);
+    if let Some(local) = local {
+        if rfc3339::write_datetime(&mut text, local, Fraction::Auto)
+            && rfc3339::write_offset(&mut text, offset)
+        {
+            return text;
+        }
+    }
+    utc.with_timezone(&tz)
         .to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 

@@ -1,17 +1,16 @@
 //! Conversions between stored forms and domain values: canonical UTC timestamps as TEXT,
 //! amounts as integer minor units.
 
-use chrono::SecondsFormat;
 use rust_decimal::Decimal;
 
-use crate::domain::time::{parse_instant, to_utc, Nanos};
+use crate::domain::time::{format_utc_as, parse_instant, Fraction, Nanos};
 
 use crate::wire::Error;
 
 /// An instant as stored: UTC with nine fraction digits, so that text order is time order
 /// (`2026-01-16T05:06:00.000000000Z`).
 pub fn ts(n: Nanos) -> String {
-    to_utc(n).to_rfc3339_opts(SecondsFormat::Nanos, true)
+    format_utc_as(n, Fraction::Nanos)
 }
 
 /// Reads a stored instant.
