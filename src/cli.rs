@@ -1054,13 +1054,13 @@ fn quote(file: &str) -> i32 {
     };
     let result = parse_quote(&text).and_then(|input| crate::domain::compute(&input));
     match result {
-        Ok(r) => match print(&QuoteResponse::from(&r)) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("{}", Lines(&e));
-                1
-            }
-        },
+        Ok(r) => {
+            use std::io::Write;
+            let text = crate::wire::quote::render_quote(&QuoteResponse::from(&r));
+            // A closed pipe (`| head`) is not an error worth a panic: the work is already done.
+            let _ = std::io::stdout().lock().write_all(&text);
+            0
+        }
         Err(errors) => {
             eprintln!("{errors}");
             2

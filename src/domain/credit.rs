@@ -457,6 +457,7 @@ impl PeriodFigures {
             below_minimum,
             credit,
         });
+        let uncapped_text = display_q(&uncapped, dp);
         let breakdown = Breakdown {
             period: self.label.to_string(),
             start: self.start.clone(),
@@ -478,8 +479,13 @@ impl PeriodFigures {
             days_credited: self.days_credited,
             fee: display_q(&fee, dp),
             fee_during_downtime: display_q(&fee_during_downtime, dp),
-            uncapped_credit: display_q(&uncapped, dp),
-            capped_credit: display_q(&capped, dp),
+            // Uncapped and capped are the same figure unless the cap applied: written once.
+            capped_credit: if capped == uncapped {
+                uncapped_text.clone()
+            } else {
+                display_q(&capped, dp)
+            },
+            uncapped_credit: uncapped_text,
             credit: currency.format(credit),
             currency: currency.code().to_string(),
             rounding: policy.rounding.as_str().to_string(),

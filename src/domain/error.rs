@@ -132,3 +132,20 @@ pub fn field_error(field: impl Into<String>, message: impl Into<String>) -> Fiel
         code: "invalid",
     }
 }
+
+/// A field's path, `parent.name`, written out only when an error names it: checking a valid
+/// request builds no path strings.
+#[derive(Clone, Copy)]
+pub struct Sub<'a>(pub &'a dyn fmt::Display, pub &'a str);
+
+impl fmt::Display for Sub<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+impl From<Sub<'_>> for String {
+    fn from(path: Sub<'_>) -> String {
+        path.to_string()
+    }
+}

@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cmp::Ordering;
 
-use super::error::{field_error, Errors, FieldError, ValidationErrors};
+use super::error::{field_error, Errors, FieldError, Sub, ValidationErrors};
 use super::exact::{q_dec, Q};
 use super::money::{parse_decimal, parse_money, RoundingMode};
 use super::period::PeriodKind;
 use super::time::parse_zone;
+use std::fmt::Display;
 
 /// A policy as clients write it: scalars stay JSON values so that a decimal is read
 /// exactly from its text and every error names its field.
@@ -248,41 +249,46 @@ pub struct Policy {
 }
 
 /// Reads a decimal held as a JSON string or number, exactly from its text.
-pub fn value_decimal(v: &Value, field: &str) -> Result<Decimal, FieldError> {
-    let text = match v {
-        Value::String(s) => s.as_str(),
-        Value::Number(n) => n.as_str(),
-        _ => return Err(field_error(field, "must be a decimal string like \"10.5\"")),
-    };
-    parse_decimal(text).map_err(|m| field_error(field, m))
-}
-
-/// Reads money (non-negative, at most 10^15) from a JSON string or number.
-pub fn value_money(v: &Value, field: &str) -> Result<Decimal, FieldError> {
+pub fn value_decimal(v: &Value, field: impl Display) -> Result<Decimal, FieldError> {
     let text = match v {
         Value::String(s) => s.as_str(),
         Value::Number(n) => n.as_str(),
         _ => {
             return Err(field_error(
-                field,
+                field.to_string(),
+                "must be a decimal string like \"10.5\"",
+            ))
+        }
+    };
+    parse_decimal(text).map_err(|m| field_error(field.to_string(), m))
+}
+
+/// Reads money (non-negative, at most 10^15) from a JSON string or number.
+pub fn value_money(v: &Value, field: impl Display) -> Result<Decimal, FieldError> {
+    let text = match v {
+        Value::String(s) => s.as_str(),
+        Value::Number(n) => n.as_str(),
+        _ => {
+            return Err(field_error(
+                field.to_string(),
                 "must be a decimal string like \"49.00\"",
             ))
         }
     };
-    parse_money(text).map_err(|m| field_error(field, m))
+    parse_money(text).map_err(|m| field_error(field.to_string(), m))
 }
 
 /// Reads a whole number in `[low, high]` from a JSON number (or a string holding one). An
 /// exactly whole decimal counts (`2.0`, `1E+1`); `1.5` does not (docs/rules.md §5).
-pub fn value_whole(v: &Value, field: &str, low: u32, high: u32) -> Result<u32, FieldError> {
+pub fn value_whole(v: &Value, field: impl Display, low: u32, high: u32) -> Result<u32, FieldError> {
     let text = match v {
         Value::String(s) => s.as_str(),
         Value::Number(n) => n.as_str(),
-        _ => return Err(field_error(field, "must be a whole number")),
+        _ => return Err(field_error(field.to_string(), "must be a whole number")),
     };
     let range = || {
         field_error(
-            field,
+            field.to_string(),
             format!("must be a whole number from {low} to {high}"),
         )
     };
@@ -290,7 +296,7 @@ pub fn value_whole(v: &Value, field: &str, low: u32, high: u32) -> Result<u32, F
         Some(Whole::Value(n)) if (u64::from(low)..=u64::from(high)).contains(&n) => Ok(n as u32),
         Some(_) => Err(range()),
         None => Err(field_error(
-            field,
+            field.to_string(),
             format!("{text:?} is not a whole number (from {low} to {high})"),
         )),
     }
@@ -364,10 +370,13 @@ fn exact_whole(text: &str) -> Option<Whole> {
 }
 
 /// A decimal within `[0, high]`.
-fn bounded(v: &Value, field: &str, high: u32) -> Result<Decimal, FieldError> {
-    let d = value_decimal(v, field)?;
+fn bounded(v: &Value, field: impl Display, high: u32) -> Result<Decimal, FieldError> {
+    let d = value_decimal(v, &field)?;
     if d < Decimal::ZERO || d > Decimal::from(high) {
-        return Err(field_error(field, format!("must be between 0 and {high}")));
+        return Err(field_error(
+            field.to_string(),
+            format!("must be between 0 and {high}"),
+        ));
     }
     Ok(d)
 }
@@ -398,12 +407,12 @@ impl Policy {
     /// Checks a policy; `at` is the path of the policy object (`policy`), used in errors.
     pub fn from_spec(spec: &PolicySpec, at: &str) -> Result<Policy, ValidationErrors> {
         let mut e = Errors::new();
-        let f = |name: &str| format!("{at}.{name}");
+        let f = |name: &'static str| Sub(&at, name);
 
         let target_percent = spec
             .target_percent
             .as_ref()
-            .and_then(|v| e.take(bounded(v, &f("target_percent"), 100)));
+            .and_then(|v| e.take(bounded(v, f("target_percent"), 100)));
         let rule = match &spec.rule {
             None => {
                 e.push(f("rule"), "is required (or name a preset)");
@@ -413,7 +422,7 @@ impl Policy {
         };
         let period = choice(
             &spec.period,
-            || f("period"),
+            || f("period").into(),
             |s| match s {
                 "month" => Some(PeriodKind::Month),
                 "quarter" => Some(PeriodKind::Quarter),
@@ -428,7 +437,7 @@ impl Policy {
         };
         let exclusion_mode = choice(
             &spec.exclusion_mode,
-            || f("exclusion_mode"),
+            || f("exclusion_mode").into(),
             |s| match s {
                 "not_downtime" => Some(ExclusionMode::NotDowntime),
                 "shrink_period" => Some(ExclusionMode::ShrinkPeriod),
@@ -439,7 +448,7 @@ impl Policy {
         );
         let denominator = choice(
             &spec.denominator,
-            || f("denominator"),
+            || f("denominator").into(),
             |s| match s {
                 "period" => Some(Denominator::Period),
                 "active" => Some(Denominator::Active),
@@ -451,10 +460,10 @@ impl Policy {
         let downtime_unit_seconds = spec
             .downtime_unit_seconds
             .as_ref()
-            .and_then(|v| e.take(value_whole(v, &f("downtime_unit_seconds"), 1, 86_400)));
+            .and_then(|v| e.take(value_whole(v, f("downtime_unit_seconds"), 1, 86_400)));
         let partial_units = choice(
             &spec.partial_units,
-            || f("partial_units"),
+            || f("partial_units").into(),
             |s| match s {
                 "round_up" => Some(PartialUnits::RoundUp),
                 "round_down" => Some(PartialUnits::RoundDown),
@@ -466,16 +475,16 @@ impl Policy {
         let (mut cap_percent, mut cap_days) = (Some(Decimal::ONE_HUNDRED), None);
         if let Some(cap) = &spec.cap {
             if let Some(p) = &cap.percent {
-                cap_percent = e.take(bounded(p, &f("cap.percent"), 1000));
+                cap_percent = e.take(bounded(p, f("cap.percent"), 1000));
             }
             if let Some(d) = &cap.days {
-                cap_days = e.take(value_whole(d, &f("cap.days"), 1, 366));
+                cap_days = e.take(value_whole(d, f("cap.days"), 1, 366));
             }
         }
         let minimum = spec
             .minimum
             .as_ref()
-            .and_then(|v| e.take(value_money(v, &f("minimum"))));
+            .and_then(|v| e.take(value_money(v, f("minimum"))));
         let rounding = match &spec.rounding {
             None => Some(RoundingMode::default()),
             Some(s) => e.take(s.parse().map_err(|m: String| field_error(f("rounding"), m))),
@@ -594,9 +603,14 @@ impl Policy {
     }
 }
 
-fn rule_from_spec(r: &RuleSpec, at: &str, has_target: bool, e: &mut Errors) -> Option<Rule> {
-    let f = |name: &str| format!("{at}.{name}");
-    let not_for = |e: &mut Errors, present: bool, name: &str| {
+fn rule_from_spec(
+    r: &RuleSpec,
+    at: &dyn Display,
+    has_target: bool,
+    e: &mut Errors,
+) -> Option<Rule> {
+    let f = |name: &'static str| Sub(at, name);
+    let not_for = |e: &mut Errors, present: bool, name: &'static str| {
         if present {
             e.push(f(name), format!("is not used by rule kind {}", r.kind));
         }
@@ -622,7 +636,7 @@ fn rule_from_spec(r: &RuleSpec, at: &str, has_target: bool, e: &mut Errors) -> O
                     .map_err(|m| field_error(format!("{at}.tiers[{i}].uptime"), m));
                 let pct = bounded(
                     &t.credit_percent,
-                    &format!("{at}.tiers[{i}].credit_percent"),
+                    format_args!("{at}.tiers[{i}].credit_percent"),
                     1000,
                 );
                 match (e.take(uptime), e.take(pct)) {
@@ -658,7 +672,7 @@ fn rule_from_spec(r: &RuleSpec, at: &str, has_target: bool, e: &mut Errors) -> O
             not_for(e, r.day_basis.is_some(), "day_basis");
             let multiplier = match &r.multiplier {
                 None => Some(Decimal::ONE),
-                Some(v) => e.take(bounded(v, &f("multiplier"), 10_000)),
+                Some(v) => e.take(bounded(v, f("multiplier"), 10_000)),
             };
             let excess_only = r.excess_only.unwrap_or(false);
             if excess_only && !has_target {
@@ -676,7 +690,7 @@ fn rule_from_spec(r: &RuleSpec, at: &str, has_target: bool, e: &mut Errors) -> O
             not_for(e, r.excess_only.is_some(), "excess_only");
             let days = match &r.days {
                 None => None,
-                Some(v) => Some(e.take(value_whole(v, &f("days"), 1, 366))?),
+                Some(v) => Some(e.take(value_whole(v, f("days"), 1, 366))?),
             };
             let day_basis = match r.day_basis.as_deref() {
                 None | Some("actual") => DayBasis::Actual,

@@ -210,7 +210,7 @@ pub fn check_plan(
     at: &str,
     e: &mut Errors,
 ) -> Option<Plan> {
-    let price = e.take(value_money(price, &join_path(at, "price")));
+    let price = e.take(value_money(price, JoinPath(at, "price")));
     let cycle = e.take(
         BillingCycle::parse(billing_cycle)
             .map_err(|m| field_error(join_path(at, "billing_cycle"), m)),
@@ -228,8 +228,25 @@ pub fn check_plan(
     })
 }
 
-/// Checks a `[start, end)` pair; `at` is the window's path.
-pub fn check_span(start: &str, end: &str, at: &str, e: &mut Errors) -> Option<Span> {
+/// `a.b`, or `b` alone under the root: [`join_path`] written out only when an error names it.
+struct JoinPath<'a>(&'a str, &'a str);
+
+impl std::fmt::Display for JoinPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            "" => f.write_str(self.1),
+            a => write!(f, "{a}.{}", self.1),
+        }
+    }
+}
+
+/// Checks a `[start, end)` pair; `at` is the window's path (written out only for an error).
+pub fn check_span(
+    start: &str,
+    end: &str,
+    at: impl std::fmt::Display,
+    e: &mut Errors,
+) -> Option<Span> {
     let s = e.take(parse_instant(start).map_err(|m| field_error(format!("{at}.start"), m)));
     let t = e.take(parse_instant(end).map_err(|m| field_error(format!("{at}.end"), m)));
     let (s, t) = (s?, t?);
@@ -243,13 +260,16 @@ pub fn check_span(start: &str, end: &str, at: &str, e: &mut Errors) -> Option<Sp
 }
 
 /// An impact in (0, 1]; absent means 1.
-pub fn check_impact(v: Option<&Value>, at: &str) -> Result<Decimal, FieldError> {
+pub fn check_impact(v: Option<&Value>, at: impl std::fmt::Display) -> Result<Decimal, FieldError> {
     match v {
         None => Ok(Decimal::ONE),
         Some(v) => {
-            let d = value_decimal(v, at)?;
+            let d = value_decimal(v, &at)?;
             if d <= Decimal::ZERO || d > Decimal::ONE {
-                return Err(field_error(at, "must be greater than 0 and at most 1"));
+                return Err(field_error(
+                    at.to_string(),
+                    "must be greater than 0 and at most 1",
+                ));
             }
             Ok(d.normalize())
         }
@@ -315,9 +335,11 @@ impl QuoteRequest {
         }
         let mut windows = Vec::with_capacity(self.outages.len());
         for (i, o) in self.outages.iter().enumerate() {
-            let at = format!("outages[{i}]");
-            let span = check_span(&o.start, &o.end, &at, &mut e);
-            let impact = e.take(check_impact(o.impact.as_ref(), &format!("{at}.impact")));
+            let span = check_span(&o.start, &o.end, format_args!("outages[{i}]"), &mut e);
+            let impact = e.take(check_impact(
+                o.impact.as_ref(),
+                format_args!("outages[{i}].impact"),
+            ));
             if let (Some(span), Some(impact)) = (span, impact) {
                 windows.push(Window { span, impact });
             }
@@ -326,7 +348,9 @@ impl QuoteRequest {
             list.as_ref().map(|l| {
                 l.iter()
                     .enumerate()
-                    .filter_map(|(i, w)| check_span(&w.start, &w.end, &format!("{name}[{i}]"), e))
+                    .filter_map(|(i, w)| {
+                        check_span(&w.start, &w.end, format_args!("{name}[{i}]"), e)
+                    })
                     .collect::<Vec<Span>>()
             })
         };
@@ -430,7 +454,7 @@ impl QuoteRequest {
                     None => PeriodLabel::parse(&item.period),
                 };
                 let period = e.take(parsed.map_err(|m| field_error(format!("{at}.period"), m)));
-                let amount = e.take(value_money(&item.amount, &format!("{at}.amount")));
+                let amount = e.take(value_money(&item.amount, format!("{at}.amount")));
                 if let Some(p) = period {
                     if p.months().iter().any(|m| !months.insert(*m)) {
                         e.push(

@@ -11,7 +11,9 @@ pub mod error;
 pub mod exports;
 pub mod imports;
 pub mod incidents;
+pub mod json_text;
 pub mod keys;
 pub mod plans;
+pub mod quote;
 
 pub use error::{ConflictKind, Error, Result};
