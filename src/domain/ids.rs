@@ -26,7 +26,31 @@ pub const ENTRY_PREFIX: &str = "cre_";
 
 /// A ledger entry's public id (`cre_42`).
 pub fn entry_id(n: i64) -> String {
-    format!("{ENTRY_PREFIX}{n}")
+    prefixed_id(ENTRY_PREFIX, n)
+}
+
+/// A server id: its prefix, then the number in decimal (`stl_7`); the digits written
+/// directly, since every entry of every answer has one or more.
+pub fn prefixed_id(prefix: &str, n: i64) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        // A digit: 0..=9 always fits.
+        digits[at] = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut id = String::with_capacity(prefix.len() + 21);
+    id.push_str(prefix);
+    if n < 0 {
+        id.push('-');
+    }
+    id.extend(digits[at..].iter().map(|&d| char::from(d)));
+    id
 }
 
 /// Reads a ledger entry's public id; a bare number is accepted too (the CLI's old form).
@@ -42,6 +66,13 @@ pub fn parse_entry_id(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixed_ids_as_format_writes_them() {
+        for n in [0, 7, 10, 42, 999_999, i64::MAX, -1, i64::MIN] {
+            assert_eq!(prefixed_id("cre_", n), format!("cre_{n}"));
+        }
+    }
 
     #[test]
     fn entry_ids_round_trip() {

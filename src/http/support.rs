@@ -175,7 +175,17 @@ fn fingerprint(method: &Method, req: &HttpRequest, body: &[u8]) -> String {
     h.update(req.query_string().as_bytes());
     h.update([0]);
     h.update(body);
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex(&h.finalize())
+}
+
+/// Bytes as lowercase hexadecimal.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]])
+        .map(char::from)
+        .collect()
 }
 
 /// Runs a write. With an Idempotency-Key, the key is claimed first; the effect and the
@@ -330,16 +340,14 @@ pub struct Listing<T> {
 }
 
 fn bind(filters: &str) -> String {
-    Sha256::digest(filters.as_bytes())
-        .iter()
-        .take(4)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(filters.as_bytes())[..4])
 }
 
 fn encode_cursor(key: &str, binding: &str) -> String {
-    let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
-    format!("{binding}{hex}")
+    let mut cursor = String::with_capacity(binding.len() + 2 * key.len());
+    cursor.push_str(binding);
+    cursor.push_str(&hex(key.as_bytes()));
+    cursor
 }
 
 fn decode_cursor(cursor: &str, binding: &str) -> Option<String> {
@@ -352,4 +360,24 @@ fn decode_cursor(cursor: &str, binding: &str) -> Option<String> {
         .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
         .collect();
     String::from_utf8(bytes?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_as_format_writes_it() {
+        let all: Vec<u8> = (0..=255).collect();
+        let formatted: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&all), formatted);
+        assert_eq!(hex(&[]), "");
+    }
+
+    #[test]
+    fn cursors_read_back() {
+        let binding = bind("credits/acme");
+        let cursor = encode_cursor("cre_42", &binding);
+        assert_eq!(decode_cursor(&cursor, &binding).as_deref(), Some("cre_42"));
+    }
 }

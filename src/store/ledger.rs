@@ -72,7 +72,12 @@ impl TryFrom<EntryRow> for Entry {
             kind: EntryKind::parse(&r.kind).map_err(bad)?,
             amount: from_minor(r.amount_minor, minor_units),
             currency,
-            incident_ids: serde_json::from_str(&r.incident_ids).map_err(|e| bad(e.to_string()))?,
+            // Most entries (goodwill, reversals) name no incident.
+            incident_ids: if r.incident_ids == "[]" {
+                Vec::new()
+            } else {
+                serde_json::from_str(&r.incident_ids).map_err(|e| bad(e.to_string()))?
+            },
             created_at: read_ts(&r.created_at, "ledger_entries.created_at")?,
             as_of: r
                 .as_of

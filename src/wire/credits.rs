@@ -385,7 +385,7 @@ pub const SETTLEMENT_PREFIX: &str = "stl_";
 
 /// A recorded settlement's public id (`stl_7`).
 pub fn settlement_id(n: i64) -> String {
-    format!("{SETTLEMENT_PREFIX}{n}")
+    crate::domain::ids::prefixed_id(SETTLEMENT_PREFIX, n)
 }
 
 /// Reads a recorded settlement's public id.

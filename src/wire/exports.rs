@@ -76,7 +76,7 @@ pub const EXPORT_PREFIX: &str = "exp_";
 
 /// A batch's public id (`exp_2`).
 pub fn export_id(n: i64) -> String {
-    format!("{EXPORT_PREFIX}{n}")
+    crate::domain::ids::prefixed_id(EXPORT_PREFIX, n)
 }
 
 /// Reads a batch's public id.
