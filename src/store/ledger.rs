@@ -217,7 +217,6 @@ type PageRow = (
     Option<String>,
     Option<i64>,
     Option<i64>,
-    Option<String>,
 );
 
 /// The join term "entry `ledger_entries.id` lies in this `export_ranges` row", with the only
@@ -275,11 +274,13 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for FirstRange
 
 /// One page of a customer's entries (newest first, older than the cursor entry, at most
 /// `limit`) with their views, read in one statement: the entries joined with their
-/// reference, export link, breakdown, reversal, settlement line and plan version instead of
-/// a query per table (all but the settlement line are unique per entry by the schema's keys;
-/// should an entry ever meet two rows, its first row counts), and stepped lazily
-/// without a SQL `LIMIT` (see [`customer_entries_page`]). Breakdowns and policies are parsed
-/// once per page for each distinct one. The views are those [`entry_views`] gives.
+/// reference, export link, breakdown, reversal and settlement line instead of a query per
+/// table (all but the settlement line are unique per entry by the schema's keys; should an
+/// entry ever meet two rows, its first row counts), and stepped lazily without a SQL `LIMIT`
+/// (see [`customer_entries_page`]). The policies as applied are read after it, once per
+/// distinct plan version on the page (usually one), not joined to every row. Breakdowns and
+/// policies are parsed once per page for each distinct one. The views are those
+/// [`entry_views`] gives.
 pub fn customer_page(
     conn: &mut Conn,
     customer_id: &str,
@@ -300,16 +301,6 @@ pub fn customer_page(
             settlement_lines::table
                 .on(settlement_lines::entry_id.eq(ledger_entries::id.nullable())),
         )
-        .left_join(
-            plan_versions::table.on(plan_versions::plan_id
-                .nullable()
-                .eq(ledger_entries::plan_id)
-                .and(
-                    plan_versions::version
-                        .nullable()
-                        .eq(ledger_entries::policy_version),
-                )),
-        )
         .filter(ledger_entries::customer_id.eq(customer_id))
         .filter(ledger_entries::id.lt(before.unwrap_or(i64::MAX)))
         .order(ledger_entries::id.desc())
@@ -320,22 +311,20 @@ pub fn customer_page(
             credit_breakdowns::body.nullable(),
             reversals.field(ledger_entries::id).nullable(),
             settlement_lines::settlement_id.nullable(),
-            plan_versions::policy.nullable(),
         ))
         .load_iter::<PageRow, DefaultLoadingMode>(conn)?;
     let mut amounts = Vec::with_capacity(limit.min(512));
-    let mut views = Vec::with_capacity(limit.min(512));
+    let mut read = Vec::with_capacity(limit.min(512));
     let mut last_id = None;
     let mut bodies: HashMap<String, Arc<Value>> = HashMap::new();
-    let mut policies: HashMap<(String, i64), Arc<RawValue>> = HashMap::new();
     let (nothing, no_policy) = (null(), raw_null());
     for row in rows {
-        let (row, reference, export_id, body, reversed_by, settlement_id, policy) = row?;
+        let (row, reference, export_id, body, reversed_by, settlement_id) = row?;
         // Rows of one entry are adjacent (ordered by id); the first one counts.
         if last_id == Some(row.id) {
             continue;
         }
-        if views.len() == limit {
+        if read.len() == limit {
             break;
         }
         last_id = Some(row.id);
@@ -344,27 +333,55 @@ pub fn customer_page(
             (Some(sha), Some(text)) => parsed_once(&mut bodies, sha.clone(), &text, stored_json)?,
             _ => Arc::clone(&nothing),
         };
-        let policy = match (&entry.plan_id, entry.policy_version, policy) {
-            (Some(p), Some(v), Some(text)) => {
-                parsed_once(&mut policies, (p.clone(), v), &text, stored_raw)?
-            }
-            _ => Arc::clone(&no_policy),
-        };
         let joined = Joined {
             reference,
             export_id,
             reversed_by,
             settlement_id,
             breakdown,
-            policy,
+            policy: Arc::clone(&no_policy),
         };
         amounts.push(PageAmount {
             currency: entry.currency,
             amount: entry.amount,
         });
+        read.push((entry, joined));
+    }
+    let mut policies: HashMap<(String, i64), Arc<RawValue>> = HashMap::new();
+    let mut views = Vec::with_capacity(read.len());
+    for (entry, mut joined) in read {
+        if let (Some(plan), Some(version)) = (&entry.plan_id, entry.policy_version) {
+            let key = (plan.clone(), version);
+            joined.policy = match policies.get(&key) {
+                Some(policy) => Arc::clone(policy),
+                None => {
+                    let policy = policy_as_applied(conn, plan, version)?
+                        .unwrap_or_else(|| Arc::clone(&no_policy));
+                    policies.insert(key, Arc::clone(&policy));
+                    policy
+                }
+            };
+        }
         views.push(view_of(entry, joined));
     }
     Ok((amounts, views))
+}
+
+/// The policy a plan version applies, rendered once ([`stored_raw`]); `None` if the version
+/// is not stored.
+fn policy_as_applied(
+    conn: &mut Conn,
+    plan_id: &str,
+    version: i64,
+) -> Result<Option<Arc<RawValue>>, Error> {
+    // `load`, not `first`: a bound `LIMIT` would have SQLite prepare the statement again at
+    // every run, and (plan, version) is the key, so there is one row or none.
+    let texts: Vec<String> = plan_versions::table
+        .filter(plan_versions::plan_id.eq(plan_id))
+        .filter(plan_versions::version.eq(version))
+        .select(plan_versions::policy)
+        .load(conn)?;
+    texts.first().map(|t| stored_raw(t)).transpose()
 }
 
 /// A JSON text, read once per key.

@@ -414,6 +414,54 @@ fn an_incident_scoped_to_plans_settles_only_their_customers() {
     assert_eq!(settle_period(&mut c, "out", "2026-01").entries_appended, 0);
 }
 
+/// A support page reads each entry's policy by its plan version (one read per distinct
+/// version on the page): January's entry was settled under `small` (EC2 tiers), February's
+/// under `large` (50 % below 99.99); the page's views are the entries' own views.
+#[test]
+fn a_support_page_shows_each_entry_the_policy_it_was_settled_under() {
+    let db = TestDb::new();
+    let mut c = db.conn();
+    add_plan(&mut c, "small", "31.00", "USD", aws());
+    add_plan(
+        &mut c,
+        "large",
+        "62.00",
+        "USD",
+        serde_json::json!({"rule": {"kind": "uptime_tiers", "tiers": [
+            {"uptime": "[0, 99.99)", "credit_percent": "50"}]}}),
+    );
+    add_customer(&mut c, "acme", "UTC", "small");
+    change_plan(&mut c, "acme", "large", t("2026-02-01T00:00:00Z"), now()).unwrap();
+    for (id, start, end) in [
+        ("A", "2026-01-20T00:00:00Z", "2026-01-20T01:00:00Z"),
+        ("B", "2026-02-10T00:00:00Z", "2026-02-10T01:00:00Z"),
+    ] {
+        add_incident(&mut c, id, "outage", start, Some(end));
+        settle(&mut c, id);
+    }
+    let (_, page) = sla_credit::store::ledger::customer_page(&mut c, "acme", None, 10).unwrap();
+    let tiers = |v: &sla_credit::wire::credits::EntryView| {
+        let policy: serde_json::Value = serde_json::from_str(v.policy.get()).unwrap();
+        policy["rule"]["tiers"][0]["credit_percent"].clone()
+    };
+    // Newest first: February (large, 50 %), then January (small, EC2's first tier 10 %).
+    let seen: Vec<_> = page
+        .iter()
+        .map(|v| (v.period.clone(), v.plan_id.clone(), tiers(v)))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (s("2026-02"), Some(s("large")), serde_json::json!("50")),
+            (s("2026-01"), Some(s("small")), serde_json::json!("10")),
+        ]
+    );
+    let e = entries(&mut c, "acme");
+    let own = sla_credit::store::ledger::entry_views(&mut c, &e).unwrap();
+    let as_json = |v: &[sla_credit::wire::credits::EntryView]| serde_json::to_value(v).unwrap();
+    assert_eq!(as_json(&page), as_json(&own));
+}
+
 #[test]
 fn an_entry_keeps_its_breakdown_policy_and_versions() {
     let db = setup();
