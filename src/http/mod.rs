@@ -96,10 +96,10 @@ pub struct AppState {
 
 /// The caller a token belongs to: from memory if verified within `auth_cache_ms`, else
 /// from the database (and remembered).
-async fn caller_of(state: &web::Data<AppState>, token: String) -> Result<Option<Caller>, ApiError> {
+async fn caller_of(state: &web::Data<AppState>, token: &[u8]) -> Result<Option<Caller>, ApiError> {
     use sha2::{Digest, Sha256};
     let ttl = std::time::Duration::from_millis(state.settings.auth_cache_ms);
-    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let digest: [u8; 32] = Sha256::digest(token).into();
     if !ttl.is_zero() {
         if let Ok(seen) = state.keys_seen.lock() {
             if let Some((c, at)) = seen.get(&digest) {
@@ -109,6 +109,10 @@ async fn caller_of(state: &web::Data<AppState>, token: String) -> Result<Option<
             }
         }
     }
+    // A token that is not text names no key.
+    let Ok(token) = std::str::from_utf8(token).map(str::to_string) else {
+        return Ok(None);
+    };
     let caller = support::read(state, move |c| keys::authenticate(c, &token)).await?;
     if let (Some(c), false) = (&caller, ttl.is_zero()) {
         if let Ok(mut seen) = state.keys_seen.lock() {
@@ -194,13 +198,15 @@ fn route_of(method: &Method, pattern: &str) -> Option<&'static RouteSpec> {
         .find(|r| r.path == pattern && r.method == method.as_str())
 }
 
-/// The bearer token of a request.
-fn bearer(req: &ServiceRequest) -> Option<String> {
-    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
+/// The bearer token of a request (read as bytes: a token is ASCII, and anything else simply
+/// matches no key).
+fn bearer(req: &ServiceRequest) -> Option<&[u8]> {
+    let v = req.headers().get(header::AUTHORIZATION)?.as_bytes();
+    let space = v.iter().position(|&b| b == b' ')?;
+    let (scheme, token) = (&v[..space], &v[space + 1..]);
     scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_string())
+        .eq_ignore_ascii_case(b"bearer")
+        .then(|| token.trim_ascii())
 }
 
 /// Authentication and the role matrix, from the route table: wraps each resource, so it runs

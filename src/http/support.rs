@@ -43,13 +43,12 @@ pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if mime != "application/json" && !mime.ends_with("+json") {
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    let json_suffix = mime.len() >= 5
+        && mime
+            .get(mime.len() - 5..)
+            .is_some_and(|s| s.eq_ignore_ascii_case("+json"));
+    if !mime.eq_ignore_ascii_case("application/json") && !json_suffix {
         return Err(ApiError::UnsupportedMediaType(format!(
             "the body must be application/json, not {:?}",
             if ct.is_empty() { "nothing" } else { ct }
