@@ -86,8 +86,8 @@ pub fn compute(input: &CreditInput) -> Result<CreditResult, ValidationErrors> {
     let figures = compute_figures(input)?;
     let mut periods = Vec::with_capacity(figures.len());
     let mut total = zero_money(input.currency);
-    for f in &figures {
-        let pc = f.render(&input.policy, input.currency, None)?;
+    for f in figures {
+        let pc = f.into_render(&input.policy, input.currency)?;
         total += pc.credit;
         periods.push(pc);
     }
@@ -350,17 +350,20 @@ impl Context<'_> {
             matches!(policy.rule, Rule::DaysOfService { .. }) || policy.cap_days.is_some();
         PeriodFigures {
             label: zp.label,
-            start: format_local(zp.start, self.zone),
-            end: format_local(zp.end, self.zone),
-            start_utc: format_utc(zp.start),
-            end_utc: format_utc(zp.end),
-            timezone: self.zone.name().to_string(),
-            period_seconds: display_seconds(m.period_ns),
-            denominator_seconds: display_seconds(m.denominator_ns),
-            outage_seconds: display_seconds(m.outage_ns),
-            excluded_seconds: display_seconds(m.excluded_ns),
-            downtime_seconds: display_q(&(&m.downtime / q_int(1_000_000_000)), 0),
-            uptime_percent: display_q(&uptime, 0),
+            texts: Texts {
+                start: format_local(zp.start, self.zone),
+                end: format_local(zp.end, self.zone),
+                start_utc: format_utc(zp.start),
+                end_utc: format_utc(zp.end),
+                timezone: self.zone.name().to_string(),
+                period_seconds: display_seconds(m.period_ns),
+                denominator_seconds: display_seconds(m.denominator_ns),
+                outage_seconds: display_seconds(m.outage_ns),
+                excluded_seconds: display_seconds(m.excluded_ns),
+                downtime_seconds: display_q(&(&m.downtime / q_int(1_000_000_000)), 0),
+                uptime_percent: display_q(&uptime, 0),
+                warnings,
+            },
             affected_days: matches!(policy.rule, Rule::DaysOfService { .. })
                 .then_some(m.affected_days),
             days_in_period: days_used.then_some(rule_days.unwrap_or(cap_basis_days)),
@@ -370,7 +373,6 @@ impl Context<'_> {
             credit_percent,
             days_credited,
             rule_days,
-            warnings,
             fee,
             fee_during_downtime: m.fee_during_downtime,
             uncapped,
@@ -388,6 +390,26 @@ impl Context<'_> {
 #[derive(Debug, Clone)]
 pub(crate) struct PeriodFigures {
     pub(crate) label: PeriodLabel,
+    /// The period's texts, moved into its breakdown when it is rendered once.
+    texts: Texts,
+    affected_days: Option<u32>,
+    days_in_period: Option<u32>,
+    uptime: Q,
+    downtime: Q,
+    tier: Option<String>,
+    credit_percent: Option<Decimal>,
+    days_credited: Option<u32>,
+    rule_days: Option<u32>,
+    fee: Q,
+    fee_during_downtime: Q,
+    uncapped: Q,
+    pub(crate) capped: Q,
+}
+
+/// What a period's breakdown shows as it was computed, whatever the price: bounds, zone,
+/// seconds, uptime, warnings.
+#[derive(Debug, Clone, Default)]
+struct Texts {
     start: String,
     end: String,
     start_utc: String,
@@ -399,19 +421,7 @@ pub(crate) struct PeriodFigures {
     excluded_seconds: String,
     downtime_seconds: String,
     uptime_percent: String,
-    affected_days: Option<u32>,
-    days_in_period: Option<u32>,
-    uptime: Q,
-    downtime: Q,
-    tier: Option<String>,
-    credit_percent: Option<Decimal>,
-    days_credited: Option<u32>,
-    rule_days: Option<u32>,
     warnings: Vec<String>,
-    fee: Q,
-    fee_during_downtime: Q,
-    uncapped: Q,
-    pub(crate) capped: Q,
 }
 
 impl PeriodFigures {
@@ -420,6 +430,27 @@ impl PeriodFigures {
     /// (its minimum counts here).
     pub(crate) fn render(
         &self,
+        policy: &Policy,
+        currency: Currency,
+        scale: Option<&Q>,
+    ) -> Result<PeriodCredit, ValidationErrors> {
+        self.render_with(self.texts.clone(), policy, currency, scale)
+    }
+
+    /// [`Self::render`] at the computed price, for a period rendered once (a quote, a
+    /// settlement): its texts moved into the breakdown, not copied.
+    pub(crate) fn into_render(
+        mut self,
+        policy: &Policy,
+        currency: Currency,
+    ) -> Result<PeriodCredit, ValidationErrors> {
+        let texts = std::mem::take(&mut self.texts);
+        self.render_with(texts, policy, currency, None)
+    }
+
+    fn render_with(
+        &self,
+        texts: Texts,
         policy: &Policy,
         currency: Currency,
         scale: Option<&Q>,
@@ -460,17 +491,17 @@ impl PeriodFigures {
         let uncapped_text = display_q(&uncapped, dp);
         let breakdown = Breakdown {
             period: self.label.to_string(),
-            start: self.start.clone(),
-            end: self.end.clone(),
-            start_utc: self.start_utc.clone(),
-            end_utc: self.end_utc.clone(),
-            timezone: self.timezone.clone(),
-            period_seconds: self.period_seconds.clone(),
-            denominator_seconds: self.denominator_seconds.clone(),
-            outage_seconds: self.outage_seconds.clone(),
-            excluded_seconds: self.excluded_seconds.clone(),
-            downtime_seconds: self.downtime_seconds.clone(),
-            uptime_percent: self.uptime_percent.clone(),
+            start: texts.start,
+            end: texts.end,
+            start_utc: texts.start_utc,
+            end_utc: texts.end_utc,
+            timezone: texts.timezone,
+            period_seconds: texts.period_seconds,
+            denominator_seconds: texts.denominator_seconds,
+            outage_seconds: texts.outage_seconds,
+            excluded_seconds: texts.excluded_seconds,
+            downtime_seconds: texts.downtime_seconds,
+            uptime_percent: texts.uptime_percent,
             rule: policy.rule.kind().to_string(),
             tier: self.tier.clone(),
             credit_percent: self.credit_percent.map(|p| p.normalize().to_string()),
@@ -489,7 +520,7 @@ impl PeriodFigures {
             credit: currency.format(credit),
             currency: currency.code().to_string(),
             rounding: policy.rounding.as_str().to_string(),
-            warnings: self.warnings.clone(),
+            warnings: texts.warnings,
             explanation,
         };
         Ok(PeriodCredit {
