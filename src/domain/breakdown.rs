@@ -60,14 +60,33 @@ pub(crate) struct Explained<'a> {
     pub credit: Decimal,
 }
 
+/// An amount rounded half-up to its currency's minor unit, shown with its code
+/// (`29.00 USD`): written into the line, not into a string of its own first.
+struct Money {
+    amount: Decimal,
+    currency: Currency,
+}
+
+impl Money {
+    fn half_up(q: &Q, currency: Currency) -> Money {
+        let mut amount =
+            round_q(q, currency.minor_units(), RoundingMode::HalfUp).unwrap_or_default();
+        amount.rescale(currency.minor_units());
+        Money { amount, currency }
+    }
+}
+
+impl std::fmt::Display for Money {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.amount, self.currency.code())
+    }
+}
+
 /// One line a support agent can read to a customer, e.g.
 /// `2 days × 29.00 USD ÷ 31 days = 1.87 USD`.
 pub(crate) fn explain(e: &Explained<'_>) -> String {
     let c = e.currency;
-    let money = |q: &Q| {
-        let d = round_q(q, c.minor_units(), RoundingMode::HalfUp).unwrap_or_default();
-        format!("{} {}", c.format(d), c.code())
-    };
+    let money = |q: &Q| Money::half_up(q, c);
     // Each line needs only some of these: they are worked out when it asks.
     let uptime = || format!("{}%", display_truncated(e.uptime, 4));
     let minutes = || display_truncated(&(e.downtime_ns / q_int(60_000_000_000i64)), 2);
