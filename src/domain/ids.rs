@@ -33,24 +33,33 @@ pub fn entry_id(n: i64) -> String {
 /// directly, since every entry of every answer has one or more.
 pub fn prefixed_id(prefix: &str, n: i64) -> String {
     let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        at -= 1;
-        // A digit: 0..=9 always fits.
-        digits[at] = b'0' + u8::try_from(rest % 10).unwrap_or(0);
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
     let mut id = String::with_capacity(prefix.len() + 21);
     id.push_str(prefix);
     if n < 0 {
         id.push('-');
     }
-    id.extend(digits[at..].iter().map(|&d| char::from(d)));
+    id.extend(
+        unsigned_digits(n.unsigned_abs(), &mut digits)
+            .iter()
+            .map(|&d| char::from(d)),
+    );
     id
+}
+
+/// The decimal digits of `n` (what `n.to_string()` gives), written at the end of `buf`.
+pub fn unsigned_digits(n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        // A digit: 0..=9 always fits.
+        buf[at] = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    &buf[at..]
 }
 
 /// Reads a ledger entry's public id; a bare number is accepted too (the CLI's old form).

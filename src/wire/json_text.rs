@@ -30,22 +30,14 @@ pub fn optional_string(out: &mut Vec<u8>, s: Option<&str>) {
 
 /// A whole number.
 pub fn integer(out: &mut Vec<u8>, n: i64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        at -= 1;
-        // A digit: 0..=9 always fits.
-        digits[at] = b'0' + u8::try_from(rest % 10).unwrap_or(0);
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
     if n < 0 {
         out.push(b'-');
     }
-    out.extend_from_slice(&digits[at..]);
+    let mut digits = [0u8; 20];
+    out.extend_from_slice(crate::domain::ids::unsigned_digits(
+        n.unsigned_abs(),
+        &mut digits,
+    ));
 }
 
 /// A whole number, or `null`.

@@ -255,11 +255,11 @@ fn a_reversed_credit_stays_reversed_on_resettlement() {
     ));
 }
 
-#[test]
-fn a_plan_change_mid_month_splits_the_fee_and_keeps_the_period_start_policy() {
+/// small: 31.00 USD/month, EC2 tiers (10%). large: 62.00 USD/month, 50% below 99.99. `acme`
+/// starts on small, in UTC.
+fn small_and_large() -> TestDb {
     let db = TestDb::new();
     let mut c = db.conn();
-    // small: 31.00 USD/month, EC2 tiers (10%). large: 62.00 USD/month, 50% below 99.99.
     add_plan(&mut c, "small", "31.00", "USD", aws());
     add_plan(
         &mut c,
@@ -270,6 +270,13 @@ fn a_plan_change_mid_month_splits_the_fee_and_keeps_the_period_start_policy() {
             {"uptime": "[0, 99.99)", "credit_percent": "50"}]}}),
     );
     add_customer(&mut c, "acme", "UTC", "small");
+    db
+}
+
+#[test]
+fn a_plan_change_mid_month_splits_the_fee_and_keeps_the_period_start_policy() {
+    let db = small_and_large();
+    let mut c = db.conn();
     change_plan(&mut c, "acme", "large", t("2026-01-16T00:00:00Z"), now()).unwrap();
     // January fee: 15 days at 31.00/31 d = 15.00, plus 16 days at 62.00/31 d = 32.00 → 47.00.
     // The policy in force at the period's start (Jan 1, plan small) decides: 1 h of downtime,
@@ -419,18 +426,8 @@ fn an_incident_scoped_to_plans_settles_only_their_customers() {
 /// under `large` (50 % below 99.99); the page's views are the entries' own views.
 #[test]
 fn a_support_page_shows_each_entry_the_policy_it_was_settled_under() {
-    let db = TestDb::new();
+    let db = small_and_large();
     let mut c = db.conn();
-    add_plan(&mut c, "small", "31.00", "USD", aws());
-    add_plan(
-        &mut c,
-        "large",
-        "62.00",
-        "USD",
-        serde_json::json!({"rule": {"kind": "uptime_tiers", "tiers": [
-            {"uptime": "[0, 99.99)", "credit_percent": "50"}]}}),
-    );
-    add_customer(&mut c, "acme", "UTC", "small");
     change_plan(&mut c, "acme", "large", t("2026-02-01T00:00:00Z"), now()).unwrap();
     for (id, start, end) in [
         ("A", "2026-01-20T00:00:00Z", "2026-01-20T01:00:00Z"),
