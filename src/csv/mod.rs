@@ -7,10 +7,7 @@ pub mod import;
 
 use sha2::{Digest, Sha256};
 
-/// Hex of a SHA-256 digest.
-pub fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::domain::ids::hex;
 
 /// The SHA-256 (hex) of everything a reader yields, read in blocks.
 pub fn sha256_hex(mut r: impl std::io::Read) -> std::io::Result<String> {

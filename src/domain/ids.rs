@@ -46,6 +46,16 @@ pub fn prefixed_id(prefix: &str, n: i64) -> String {
     id
 }
 
+/// Bytes as lowercase hexadecimal (digests, tokens, cursors, ETags).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]])
+        .map(char::from)
+        .collect()
+}
+
 /// The decimal digits of `n` (what `n.to_string()` gives), written at the end of `buf`.
 pub fn unsigned_digits(n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut at = buf.len();
@@ -75,6 +85,14 @@ pub fn parse_entry_id(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_as_format_writes_it() {
+        let all: Vec<u8> = (0..=255).collect();
+        let formatted: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&all), formatted);
+        assert_eq!(hex(&[]), "");
+    }
 
     #[test]
     fn prefixed_ids_as_format_writes_them() {

@@ -19,8 +19,7 @@ fn etag(i: &IncidentRecord) -> String {
     use sha2::{Digest, Sha256};
     let text = format!("{:?}|{}|{:?}", i.ended_at, i.impact.normalize(), i.summary);
     let d = Sha256::digest(text.as_bytes());
-    let hex: String = d.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    format!("\"{}\"", crate::domain::ids::hex(&d[..8]))
 }
 
 pub async fn post_incident(

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::domain::ids::hex;
 use crate::domain::quote::from_value_at;
 use crate::store::idempotency::{self, Claim, Recorded};
 use crate::store::keys::Caller;
@@ -175,16 +176,6 @@ fn fingerprint(method: &Method, req: &HttpRequest, body: &[u8]) -> String {
     h.update([0]);
     h.update(body);
     hex(&h.finalize())
-}
-
-/// Bytes as lowercase hexadecimal.
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]])
-        .map(char::from)
-        .collect()
 }
 
 /// Runs a write. With an Idempotency-Key, the key is claimed first; the effect and the
@@ -364,14 +355,6 @@ fn decode_cursor(cursor: &str, binding: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_as_format_writes_it() {
-        let all: Vec<u8> = (0..=255).collect();
-        let formatted: String = all.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex(&all), formatted);
-        assert_eq!(hex(&[]), "");
-    }
 
     #[test]
     fn cursors_read_back() {

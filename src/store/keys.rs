@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::domain::ids::hex;
 use crate::domain::time::{format_utc, Nanos};
 use crate::wire::keys::{KeyView, NewKey, Role};
 use crate::wire::{ConflictKind, Error};
@@ -35,13 +36,7 @@ pub struct Caller {
 }
 
 fn sha256_hex(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut s = String::with_capacity(64);
-    for b in digest {
-        s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
-    }
-    s
+    hex(&Sha256::digest(text.as_bytes()))
 }
 
 /// A new random token: the prefix and 256 random bits in hex.
@@ -50,10 +45,7 @@ fn new_token() -> Result<String, Error> {
     getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("random token: {e}")))?;
     let mut t = String::with_capacity(TOKEN_PREFIX.len() + 64);
     t.push_str(TOKEN_PREFIX);
-    for b in bytes {
-        t.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        t.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
-    }
+    t.push_str(&hex(&bytes));
     Ok(t)
 }
 

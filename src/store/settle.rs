@@ -29,7 +29,7 @@ use crate::domain::book::{
 };
 use crate::domain::credit::PeriodCredit;
 use crate::domain::fee::FeeSource;
-use crate::domain::ids::entry_id;
+use crate::domain::ids::{entry_id, hex};
 use crate::domain::interval::{Span, Window};
 use crate::domain::money::Currency;
 use crate::domain::period::PeriodLabel;
@@ -538,15 +538,6 @@ fn target_from(
         breakdown_json,
         incident_ids_json,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 /// What one (customer, period) target is computed from.

@@ -5,6 +5,8 @@
 //! carries in a hidden field.
 
 use std::collections::HashMap;
+
+use crate::domain::ids::hex;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -45,15 +47,6 @@ pub fn random_hex() -> Result<String, Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("random id: {e}")))?;
     Ok(hex(&bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
-    }
-    s
 }
 
 /// The map is keyed by a digest of the id, so a lookup never compares the secret itself.
