@@ -7,6 +7,7 @@ use num_traits::{Signed, ToPrimitive, Zero};
 use rust_decimal::Decimal;
 
 use super::money::RoundingMode;
+use super::rational::div_rem;
 pub use super::rational::Q;
 
 /// Digits shown for non-money figures (at most 28 significant digits, docs/rules.md §5).
@@ -79,7 +80,7 @@ pub fn round_ratio(n: i128, d: i128, dp: u32, mode: RoundingMode) -> Option<Deci
         return None;
     }
     let a = n.checked_abs()?.checked_mul(10i128.checked_pow(dp)?)?;
-    let (quot, rem) = (a / d, a % d);
+    let (quot, rem) = div_rem(a, d);
     let bump = rem != 0
         && match mode {
             RoundingMode::Up => true,
@@ -147,9 +148,9 @@ fn display_small(q: &Q, min_dp: u32) -> Option<String> {
     } else {
         // The digits of floor(|q| × 10^28): those of the integer part and 28 more when |q| ≥ 1.
         let digits = if a >= d {
-            (a / d).ilog10() + 1 + sig
+            div_rem(a, d).0.ilog10() + 1 + sig
         } else {
-            let t = a.checked_mul(10i128.checked_pow(sig)?)? / d;
+            let t = div_rem(a.checked_mul(10i128.checked_pow(sig)?)?, d).0;
             if t == 0 {
                 0
             } else {
@@ -166,7 +167,7 @@ fn display_small(q: &Q, min_dp: u32) -> Option<String> {
         }
     }
     let scaled = a.checked_mul(10i128.checked_pow(scale)?)?;
-    let (quot, rem) = (scaled / d, scaled % d);
+    let (quot, rem) = div_rem(scaled, d);
     let twice = rem.checked_mul(2)?;
     let m = match twice.cmp(&d) {
         std::cmp::Ordering::Greater => quot + 1,
@@ -182,8 +183,12 @@ fn terminating(a: i128, d: i128) -> Option<(u32, i128)> {
     let twos = d.trailing_zeros();
     let mut rest = d >> twos;
     let mut fives = 0;
-    while rest % 5 == 0 {
-        rest /= 5;
+    loop {
+        let (quot, rem) = div_rem(rest, 5);
+        if rem != 0 {
+            break;
+        }
+        rest = quot;
         fives += 1;
     }
     if rest != 1 {

@@ -51,6 +51,29 @@ fn gcd(a: i128, b: i128) -> i128 {
     }
 }
 
+/// `a / d` and `a % d` (`d` ≠ 0), as Rust's `i128` operators give them, in one 64-bit
+/// division when both fit: a 128-bit division is a software routine several times slower, and
+/// nearly every figure here (seconds, nanoseconds, cents, percents) fits 64 bits.
+#[inline]
+pub(crate) fn div_rem(a: i128, d: i128) -> (i128, i128) {
+    if let (Ok(a), Ok(d)) = (i64::try_from(a), i64::try_from(d)) {
+        if let (Some(q), Some(r)) = (a.checked_div(d), a.checked_rem(d)) {
+            return (q.into(), r.into());
+        }
+    }
+    (a / d, a % d)
+}
+
+/// `a / g` for a divisor `g` > 0 of `a` (a gcd): nothing to do when it is 1, as it mostly is.
+#[inline]
+fn div_by(a: i128, g: i128) -> i128 {
+    if g == 1 {
+        a
+    } else {
+        div_rem(a, g).0
+    }
+}
+
 /// Stein's binary gcd of two non-zero magnitudes.
 fn stein<T: num_traits::PrimInt>(mut a: T, mut b: T) -> T {
     let shift = (a | b).trailing_zeros() as usize;
@@ -91,7 +114,7 @@ impl Q {
             return None;
         }
         let g = gcd(n, d);
-        let (mut n, mut d) = (n / g, d / g);
+        let (mut n, mut d) = (div_by(n, g), div_by(d, g));
         if d < 0 {
             n = -n;
             d = -d;
@@ -183,7 +206,7 @@ impl Q {
                 }
             } else if let Some(q) = (|| {
                 let g = gcd(*b, *d);
-                let (bg, dg) = (b / g, d / g);
+                let (bg, dg) = (div_by(*b, g), div_by(*d, g));
                 let n = a.checked_mul(dg)?.checked_add(c.checked_mul(bg)?)?;
                 let den = b.checked_mul(dg)?;
                 Q::small(n, den)
@@ -225,8 +248,8 @@ impl Q {
                 // Cross-reduce first so the products stay small and the result reduced.
                 let g1 = gcd(*a, *d).max(1);
                 let g2 = gcd(*c, *b).max(1);
-                let n = (a / g1).checked_mul(c / g2)?;
-                let den = (b / g2).checked_mul(d / g1)?;
+                let n = div_by(*a, g1).checked_mul(div_by(*c, g2))?;
+                let den = div_by(*b, g2).checked_mul(div_by(*d, g1))?;
                 (n != i128::MIN).then_some(Q(Repr::Small(n, den)))
             })() {
                 return q;
@@ -416,6 +439,31 @@ mod tests {
         for a in values {
             for b in values {
                 assert_eq!(gcd(a, b), a.gcd(&b), "gcd({a}, {b})");
+            }
+        }
+    }
+
+    #[test]
+    fn div_rem_agrees_with_the_i128_operators() {
+        let edge = [i64::MIN as i128, i64::MAX as i128];
+        let values = [
+            0,
+            1,
+            -1,
+            5,
+            -7,
+            1_000_000_000,
+            edge[0],
+            edge[0] + 1,
+            edge[1],
+            edge[1] + 1,
+            edge[0] - 1,
+            i128::MAX,
+            i128::MIN + 1,
+        ];
+        for a in values {
+            for d in values.into_iter().filter(|d| *d != 0) {
+                assert_eq!(div_rem(a, d), (a / d, a % d), "{a} / {d}");
             }
         }
     }
