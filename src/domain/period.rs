@@ -138,7 +138,31 @@ impl PeriodLabel {
     /// date is only a first guess: in America/St_Johns on 2009-11-01 the clocks went from 00:01
     /// back to 23:01, so 02:40Z reads 23:10 on 31 October yet lies in November, which began
     /// at the earlier midnight, 02:30Z.
+    ///
+    /// Each thread remembers the period it found last for each zone and kind: an instant
+    /// inside those boundaries is in that period by this very definition (a quote asks for
+    /// the same month for its outages and its incident's start, and the next quote mostly for
+    /// the same month again).
     pub fn containing(kind: PeriodKind, tz: Tz, at: Nanos) -> Self {
+        use std::cell::Cell;
+        const SLOTS: usize = 16;
+        thread_local! {
+            static FOUND: [Cell<Option<(Tz, ZonedPeriod)>>; SLOTS] =
+                const { [const { Cell::new(None) }; SLOTS] };
+        }
+        let slot = (tz as usize).wrapping_mul(2).wrapping_add(kind as usize) % SLOTS;
+        if let Some((z, zp)) = FOUND.with(|f| f[slot].get()) {
+            if z == tz && zp.label.kind == kind && zp.start <= at && at < zp.end {
+                return zp.label;
+            }
+        }
+        let label = Self::search_containing(kind, tz, at);
+        FOUND.with(|f| f[slot].set(Some((tz, label.in_zone(tz)))));
+        label
+    }
+
+    /// [`Self::containing`], worked out.
+    fn search_containing(kind: PeriodKind, tz: Tz, at: Nanos) -> Self {
         let mut label = Self::containing_date(kind, local_date(at, tz));
         // A guess is never more than a day off, so one step settles it; two are allowed.
         for _ in 0..2 {
@@ -382,6 +406,41 @@ mod tests {
         assert_eq!(Some(before), PeriodLabel::parse("2009-10").ok());
         let q = PeriodLabel::containing(PeriodKind::Quarter, tz, at("2009-11-01T02:40:00Z"));
         assert_eq!(Some(q), PeriodLabel::parse("2009-Q4").ok());
+    }
+
+    #[test]
+    fn remembered_periods_answer_as_the_search_does() {
+        // Instants every 7 hours over two years, in zones and kinds asked in turn and the
+        // instants walked forwards then backwards: the remembered period is always the one
+        // found afresh, at boundaries (St_Johns steps back across midnight) too.
+        let zones = [
+            chrono_tz::UTC,
+            chrono_tz::America::St_Johns,
+            chrono_tz::Pacific::Apia,
+            chrono_tz::America::Los_Angeles,
+        ];
+        let start = crate::domain::time::parse_instant("2009-10-01T00:00:00Z").unwrap_or(0);
+        let instants: Vec<Nanos> = (0..2 * 365 * 24 / 7)
+            .map(|i| start + i * 7 * 3600 * 1_000_000_000)
+            .collect();
+        for order in [false, true] {
+            let walk: Vec<Nanos> = if order {
+                instants.iter().rev().copied().collect()
+            } else {
+                instants.clone()
+            };
+            for &at in &walk {
+                for &tz in &zones {
+                    for kind in [PeriodKind::Month, PeriodKind::Quarter] {
+                        assert_eq!(
+                            PeriodLabel::containing(kind, tz, at),
+                            PeriodLabel::search_containing(kind, tz, at),
+                            "{tz} {at} {kind:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

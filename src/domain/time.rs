@@ -103,10 +103,7 @@ pub fn format_utc_as(nanos: Nanos, fraction: Fraction) -> String {
 /// `2026-01-01T00:00:00-08:00`
 pub fn format_local(nanos: Nanos, tz: Tz) -> String {
     let utc = to_utc(nanos);
-    let offset = tz
-        .offset_from_utc_datetime(&utc.naive_utc())
-        .fix()
-        .local_minus_utc();
+    let offset = offset_at(nanos, tz);
     let mut text = String::with_capacity(32);
     let local = nanos.checked_add(i64::from(offset) * NANOS_PER_SECOND);
     if let Some(local) = local {
@@ -118,6 +115,34 @@ pub fn format_local(nanos: Nanos, tz: Tz) -> String {
     }
     utc.with_timezone(&tz)
         .to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+/// The zone's offset from UTC at an instant, in seconds.
+///
+/// Each thread remembers the offsets of the instants it looked up lately: the same few (the
+/// bounds of the current periods) are written again and again, and each lookup is a search of
+/// the zone's transitions.
+fn offset_at(nanos: Nanos, tz: Tz) -> i32 {
+    use std::cell::Cell;
+    const SLOTS: usize = 32;
+    thread_local! {
+        static FOUND: [Cell<Option<(Tz, Nanos, i32)>>; SLOTS] =
+            const { [const { Cell::new(None) }; SLOTS] };
+    }
+    // Fibonacci hashing: period bounds a whole number of days apart must not share a slot.
+    let key = (nanos as u64) ^ ((tz as u64) << 48);
+    let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 59) as usize % SLOTS;
+    if let Some((z, at, offset)) = FOUND.with(|f| f[slot].get()) {
+        if z == tz && at == nanos {
+            return offset;
+        }
+    }
+    let offset = tz
+        .offset_from_utc_datetime(&to_utc(nanos).naive_utc())
+        .fix()
+        .local_minus_utc();
+    FOUND.with(|f| f[slot].set(Some((tz, nanos, offset))));
+    offset
 }
 
 /// The local calendar date of an instant.
@@ -263,6 +288,31 @@ mod tests {
             for &tz in &zones {
                 for &d in &dates {
                     assert_eq!(local_midnight(tz, d), place_midnight(tz, d), "{tz} {d}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn remembered_offsets_belong_to_their_own_zone_and_instant() {
+        // Instants an hour apart across DST changes and a date-line move, in zones asked in
+        // turn, twice: every offset is the one chrono-tz gives for that zone and instant.
+        let zones = [
+            chrono_tz::UTC,
+            chrono_tz::America::Los_Angeles,
+            chrono_tz::Pacific::Apia,
+            chrono_tz::America::St_Johns,
+        ];
+        let first = ns("2011-03-01T00:00:00Z");
+        for _round in 0..2 {
+            for &tz in &zones {
+                for h in 0..24 * 400 {
+                    let at = first + h * 3600 * NANOS_PER_SECOND;
+                    let direct = tz
+                        .offset_from_utc_datetime(&to_utc(at).naive_utc())
+                        .fix()
+                        .local_minus_utc();
+                    assert_eq!(offset_at(at, tz), direct, "{tz} {at}");
                 }
             }
         }
