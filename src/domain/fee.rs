@@ -213,6 +213,10 @@ impl FeeSchedule {
         if weighted.is_zero() {
             return Q::zero();
         }
+        // A whole cycle (a month measured on a monthly plan) costs its amount.
+        if weighted.as_small() == Some((i128::from(piece.cycle_len), 1)) {
+            return piece.amount.clone();
+        }
         &piece.amount * weighted / q_int(piece.cycle_len)
     }
 }

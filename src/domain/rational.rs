@@ -44,6 +44,11 @@ fn gcd(a: i128, b: i128) -> i128 {
     if b == 0 {
         return a as i128;
     }
+    // A whole number's denominator, 1, is the usual operand: Stein's loop would take a step
+    // per bit of the other.
+    if a == 1 || b == 1 {
+        return 1;
+    }
     match (u64::try_from(a), u64::try_from(b)) {
         // Most figures are seconds, nanoseconds and prices: 64-bit steps are cheaper.
         (Ok(a), Ok(b)) => stein(a, b) as i128,
