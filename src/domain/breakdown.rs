@@ -1,6 +1,8 @@
 //! The breakdown of a period's credit (docs/rules.md §7): every figure a support agent may read to
 //! a customer, and the one-line explanation.
 
+use std::fmt::Write;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -77,8 +79,11 @@ impl Money {
 }
 
 impl std::fmt::Display for Money {
+    // `Decimal`'s `Display` without its general machinery ([`super::money::write_decimal`]).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.amount, self.currency.code())
+        super::money::write_decimal(f, self.amount)?;
+        f.write_char(' ')?;
+        f.write_str(self.currency.code())
     }
 }
 

@@ -66,7 +66,9 @@ impl Currency {
     pub fn format(&self, amount: Decimal) -> String {
         let mut a = amount;
         a.rescale(self.minor_units);
-        a.to_string()
+        let mut s = String::with_capacity(24);
+        let _ = write_decimal(&mut s, a);
+        s
     }
 }
 
@@ -157,9 +159,81 @@ pub fn parse_money(text: &str) -> Result<Decimal, String> {
     Ok(d)
 }
 
+/// Writes what `Decimal`'s `Display` writes without a width or precision (every digit of its
+/// scale, a `-` for any negative sign), without its general formatting machinery: the digits
+/// of the mantissa, in 64-bit steps while they fit, with the point `scale` digits from the end.
+pub fn write_decimal(out: &mut impl fmt::Write, d: Decimal) -> fmt::Result {
+    /// The last digit of `m`, taken off it.
+    fn pop_digit(m: &mut u128) -> u8 {
+        match u64::try_from(*m) {
+            Ok(narrow) => {
+                *m = u128::from(narrow / 10);
+                b'0' + (narrow % 10) as u8
+            }
+            Err(_) => {
+                let digit = b'0' + (*m % 10) as u8;
+                *m /= 10;
+                digit
+            }
+        }
+    }
+    // 28 digits at most, a point, a leading zero.
+    let mut buf = [0u8; 40];
+    let mut at = buf.len();
+    let mut m = d.mantissa().unsigned_abs();
+    for _ in 0..d.scale() {
+        at -= 1;
+        buf[at] = pop_digit(&mut m);
+    }
+    if d.scale() > 0 {
+        at -= 1;
+        buf[at] = b'.';
+    }
+    loop {
+        at -= 1;
+        buf[at] = pop_digit(&mut m);
+        if m == 0 {
+            break;
+        }
+    }
+    if d.is_sign_negative() {
+        out.write_char('-')?;
+    }
+    out.write_str(std::str::from_utf8(&buf[at..]).unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_are_written_as_their_display_writes_them() {
+        let mut values = vec![
+            Decimal::ZERO,
+            Decimal::new(0, 2),
+            -Decimal::new(0, 2),
+            Decimal::new(29, 0),
+            Decimal::new(2900, 2),
+            Decimal::new(-187, 2),
+            Decimal::new(5, 3),
+            Decimal::new(-5, 28),
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::from_i128_with_scale(u64::MAX as i128 + 1, 4),
+        ];
+        // A spread of mantissas on both sides of 64 bits, at every scale.
+        let mut m: i128 = 7;
+        for scale in 0..=28 {
+            m = (m * 1_000_003 + 12_345) % 79_228_162_514_264_337_593_543_950_335;
+            values.push(Decimal::from_i128_with_scale(m, scale));
+            values.push(Decimal::from_i128_with_scale(-m / 3, scale));
+        }
+        for d in values {
+            let mut s = String::new();
+            assert!(write_decimal(&mut s, d).is_ok());
+            assert_eq!(s, d.to_string(), "{d:?}");
+        }
+    }
 
     #[test]
     fn decimals_carry_at_most_28_significant_digits() {
