@@ -4,15 +4,18 @@
 #   POST /v1/quote                    a one-window quote (the Olark case)
 #   GET /v1/customers/{id}/credits    the support view, on a database of 1,000,000 ledger
 #                                     entries over 100,000 customers (random customer per request)
-# 64 connections, 2 wrk threads, 20 s each (env DURATION), in ROUNDS rounds (default 3) of the
-# three in turn: the machine's speed drifts within minutes, so each round's ratios compare
-# figures measured next to each other, and the medians of the rounds are the result. Prints a
-# Markdown table. A few seconds of each are run first, uncounted, so the rounds start warm.
+# 64 connections, 2 wrk threads, DURATION (default 8 s) per run, in ROUNDS rounds (default 6).
+# The machine's speed drifts within minutes, so every figure is compared with the ceiling
+# measured on both sides of it: a round runs healthz, the quote, healthz, the support view,
+# and one more healthz closes the last round; the quote is divided by the mean of the two
+# healthz runs around it, the support view likewise. The medians of the rounds are the result.
+# Prints a Markdown table. A few seconds of each are run first, uncounted, so the rounds start
+# warm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-DURATION=${DURATION:-20s}
-ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-8s}
+ROUNDS=${ROUNDS:-6}
 CUSTOMERS=${CUSTOMERS:-100000}
 PER=${PER:-10}
 cargo build --release -q --bin sla-credit --example seed_ledger
@@ -57,15 +60,20 @@ run() { # name, url, [script]: prints "rps p99 non2xx"
 wrk -t2 -c64 -d5s -s "$work/lookup.lua" http://127.0.0.1:18765/ >/dev/null
 wrk -t2 -c64 -d2s -s "$work/quote.lua" http://127.0.0.1:18765/v1/quote >/dev/null
 echo "load average before: $(cut -d" " -f1-3 /proc/loadavg)"
-echo "| round | healthz rps, p99 | quote rps, p99 | support view rps, p99 | quote ÷ healthz | support view ÷ healthz | non-2xx |"
+echo "| round | healthz rps before, between, after | quote rps, p99 | support view rps, p99 | quote ÷ healthz | support view ÷ healthz | non-2xx |"
 echo "|---|---|---|---|---|---|---|"
+read -r h1 _ hn1 <<<"$(run healthz http://127.0.0.1:18765/healthz)"
 for round in $(seq 1 "$ROUNDS"); do
-  read -r h hp hn <<<"$(run healthz http://127.0.0.1:18765/healthz)"
   read -r q qp qn <<<"$(run quote http://127.0.0.1:18765/v1/quote "$work/quote.lua")"
+  read -r h2 _ hn2 <<<"$(run healthz http://127.0.0.1:18765/healthz)"
   read -r l lp ln <<<"$(run lookup http://127.0.0.1:18765/ "$work/lookup.lua")"
-  qr=$(python3 -c "print(f'{$q/$h:.3f}')"); lr=$(python3 -c "print(f'{$l/$h:.3f}')")
-  echo "| $round | $h, $hp | $q, $qp | $l, $lp | $qr | $lr | $((hn + qn + ln)) |"
+  read -r h3 _ hn3 <<<"$(run healthz http://127.0.0.1:18765/healthz)"
+  qr=$(python3 -c "print(f'{2 * $q / ($h1 + $h2):.3f}')")
+  lr=$(python3 -c "print(f'{2 * $l / ($h2 + $h3):.3f}')")
+  echo "| $round | $h1, $h2, $h3 | $q, $qp | $l, $lp | $qr | $lr | $((hn1 + qn + hn2 + ln + hn3)) |"
   echo "$qr" >>"$work/quote.ratios"; echo "$lr" >>"$work/lookup.ratios"
+  echo "$lp" >>"$work/lookup.p99"
+  h1=$h3 hn1=0
 done
 echo "load average after: $(cut -d" " -f1-3 /proc/loadavg)"
 python3 - "$work" <<'PY'
@@ -73,6 +81,13 @@ import statistics, sys
 w = sys.argv[1]
 q = [float(x) for x in open(f"{w}/quote.ratios")]
 l = [float(x) for x in open(f"{w}/lookup.ratios")]
+units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+def ms(text):
+    for unit in ("us", "ms", "s"):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * units[unit]
+    raise ValueError(text)
+p99 = max(ms(x.strip()) for x in open(f"{w}/lookup.p99"))
 print(f"median of {len(q)} rounds: quote = {statistics.median(q):.3f} of healthz; "
-      f"support view = {statistics.median(l):.3f} of healthz")
+      f"support view = {statistics.median(l):.3f} of healthz, worst p99 {p99:.2f} ms")
 PY
