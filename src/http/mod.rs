@@ -168,9 +168,11 @@ routes! {
     "/v1/plans" => { POST WriteBook plans::post_plan, GET Read plans::list_plans },
     "/v1/plans/{id}" => { GET Read plans::get_plan, PUT WriteBook plans::put_plan },
     "/v1/customers" => { POST WriteBook customers::post_customer, GET Read customers::list_customers },
+    // The router tries resources in this order, each pattern with a parameter by a regular
+    // expression: the support view, the most called of these, comes first.
+    "/v1/customers/{id}/credits" => { GET Read credits::get_customer_credits, POST Credit credits::post_goodwill },
     "/v1/customers/{id}" => { GET Read customers::get_customer },
     "/v1/customers/{id}/plan-changes" => { POST WriteBook customers::post_plan_change },
-    "/v1/customers/{id}/credits" => { GET Read credits::get_customer_credits, POST Credit credits::post_goodwill },
     "/v1/incidents" => { POST WriteBook incidents::post_incident, GET Read incidents::list_incidents },
     "/v1/incidents/{id}" => { GET Read incidents::get_incident, PATCH WriteBook incidents::patch_incident },
     // Every role may dry-run; the handler asks for Settle when `dry_run` is false.
