@@ -339,12 +339,8 @@ impl Context<'_> {
             Rule::DaysOfService { day_basis, .. } => days_in_period(*day_basis),
             _ => actual_days,
         };
-        // The default cap, 100 % of the fee, is the fee.
-        let mut cap = if policy.cap_percent == Decimal::ONE_HUNDRED {
-            fee.clone()
-        } else {
-            &fee * q_dec(policy.cap_percent) / &hundred
-        };
+        // The share first: the default cap, 100 % of the fee, is the fee times 1.
+        let mut cap = &fee * (q_dec(policy.cap_percent) / &hundred);
         if let Some(cd) = policy.cap_days {
             if cap_basis_days > 0 {
                 cap = q_min(cap, &fee * q_int(cd) / q_int(cap_basis_days));

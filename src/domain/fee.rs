@@ -213,11 +213,8 @@ impl FeeSchedule {
         if weighted.is_zero() {
             return Q::zero();
         }
-        // A whole cycle (a month measured on a monthly plan) costs its amount.
-        if weighted.as_small() == Some((i128::from(piece.cycle_len), 1)) {
-            return piece.amount.clone();
-        }
-        &piece.amount * weighted / q_int(piece.cycle_len)
+        // The share of the cycle first: a whole cycle (a month measured on a monthly plan) is 1.
+        &piece.amount * (weighted / q_int(piece.cycle_len))
     }
 }
 

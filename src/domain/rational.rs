@@ -44,10 +44,13 @@ fn gcd(a: i128, b: i128) -> i128 {
     if b == 0 {
         return a as i128;
     }
-    // A whole number's denominator, 1, is the usual operand: Stein's loop would take a step
-    // per bit of the other.
+    // A whole number's denominator, 1, is the usual operand, and a figure over itself (a whole
+    // cycle's share) the next: Stein's loop would take a step per bit.
     if a == 1 || b == 1 {
         return 1;
+    }
+    if a == b {
+        return a as i128;
     }
     match (u64::try_from(a), u64::try_from(b)) {
         // Most figures are seconds, nanoseconds and prices: 64-bit steps are cheaper.
@@ -248,6 +251,13 @@ impl Q {
     }
 
     fn mul_q(&self, o: &Q) -> Q {
+        // A factor of 1 (a whole billing cycle's share, a 100 % cap) leaves the other as it is.
+        if matches!(o.0, Repr::Small(1, 1)) {
+            return self.clone();
+        }
+        if matches!(self.0, Repr::Small(1, 1)) {
+            return o.clone();
+        }
         if let (Repr::Small(a, b), Repr::Small(c, d)) = (&self.0, &o.0) {
             if let Some(q) = (|| {
                 // Cross-reduce first so the products stay small and the result reduced.

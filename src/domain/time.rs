@@ -117,32 +117,45 @@ pub fn format_local(nanos: Nanos, tz: Tz) -> String {
         .to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
+/// Slots a thread keeps of a pure function's recent answers, each the last key asked there.
+type Slots<K, V, const N: usize> = [std::cell::Cell<Option<(K, V)>>; N];
+
+/// The answer for `key` from its slot (`hash` picks it), or `compute`d and kept there:
+/// remembering changes nothing but the time.
+fn remembered<K: Copy + PartialEq + 'static, V: Copy + 'static, const N: usize>(
+    slots: &'static std::thread::LocalKey<Slots<K, V, N>>,
+    hash: u64,
+    key: K,
+    compute: impl FnOnce() -> V,
+) -> V {
+    // Fibonacci hashing: keys a whole number of days apart must not share a slot.
+    let slot = (hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize % N;
+    if let Some((k, v)) = slots.with(|s| s[slot].get()) {
+        if k == key {
+            return v;
+        }
+    }
+    let v = compute();
+    slots.with(|s| s[slot].set(Some((key, v))));
+    v
+}
+
 /// The zone's offset from UTC at an instant, in seconds.
 ///
 /// Each thread remembers the offsets of the instants it looked up lately: the same few (the
 /// bounds of the current periods) are written again and again, and each lookup is a search of
 /// the zone's transitions.
 fn offset_at(nanos: Nanos, tz: Tz) -> i32 {
-    use std::cell::Cell;
-    const SLOTS: usize = 32;
     thread_local! {
-        static FOUND: [Cell<Option<(Tz, Nanos, i32)>>; SLOTS] =
-            const { [const { Cell::new(None) }; SLOTS] };
+        static FOUND: Slots<(Tz, Nanos), i32, 32> =
+            const { [const { std::cell::Cell::new(None) }; 32] };
     }
-    // Fibonacci hashing: period bounds a whole number of days apart must not share a slot.
-    let key = (nanos as u64) ^ ((tz as u64) << 48);
-    let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 59) as usize % SLOTS;
-    if let Some((z, at, offset)) = FOUND.with(|f| f[slot].get()) {
-        if z == tz && at == nanos {
-            return offset;
-        }
-    }
-    let offset = tz
-        .offset_from_utc_datetime(&to_utc(nanos).naive_utc())
-        .fix()
-        .local_minus_utc();
-    FOUND.with(|f| f[slot].set(Some((tz, nanos, offset))));
-    offset
+    let hash = (nanos as u64) ^ ((tz as u64) << 48);
+    remembered(&FOUND, hash, (tz, nanos), || {
+        tz.offset_from_utc_datetime(&to_utc(nanos).naive_utc())
+            .fix()
+            .local_minus_utc()
+    })
 }
 
 /// The local calendar date of an instant.
@@ -153,25 +166,15 @@ pub fn local_date(nanos: Nanos, tz: Tz) -> NaiveDate {
 /// The instant a local day starts (docs/rules.md §1): local 00:00; if that does not exist (a DST
 /// gap), the first instant after the gap; if it occurs twice, the earlier one.
 pub fn local_midnight(tz: Tz, date: NaiveDate) -> Nanos {
-    use std::cell::Cell;
-    type Placed = Option<(Tz, NaiveDate, Nanos)>;
-    /// Slots of midnights placed lately, by zone and date: a quote or a customer's settlement
-    /// asks for the same few (its periods' first days, its outages' days) again and again, and
-    /// each costs two searches of the zone's transitions.
-    const SLOTS: usize = 64;
+    // Midnights placed lately, by zone and date: a quote or a customer's settlement asks for
+    // the same few (its periods' first days, its outages' days) again and again, and each
+    // costs two searches of the zone's transitions.
     thread_local! {
-        static PLACED: [Cell<Placed>; SLOTS] = const { [const { Cell::new(None) }; SLOTS] };
+        static PLACED: Slots<(Tz, NaiveDate), Nanos, 64> =
+            const { [const { std::cell::Cell::new(None) }; 64] };
     }
-    let slot =
-        (date.num_days_from_ce() as usize).wrapping_add((tz as usize).wrapping_mul(31)) % SLOTS;
-    if let Some((z, d, at)) = PLACED.with(|p| p[slot].get()) {
-        if z == tz && d == date {
-            return at;
-        }
-    }
-    let at = place_midnight(tz, date);
-    PLACED.with(|p| p[slot].set(Some((tz, date, at))));
-    at
+    let hash = (date.num_days_from_ce() as u64) ^ ((tz as u64) << 32);
+    remembered(&PLACED, hash, (tz, date), || place_midnight(tz, date))
 }
 
 fn place_midnight(tz: Tz, date: NaiveDate) -> Nanos {
