@@ -61,6 +61,45 @@ fn every_migration_goes_up_down_and_up_to_the_same_schema() {
     assert_eq!(&schema(&mut conn), snapshots.last().unwrap());
 }
 
+#[derive(QueryableByName)]
+struct PlanStep {
+    #[diesel(sql_type = Text)]
+    detail: String,
+}
+
+/// How SQLite means to run `sql` (EXPLAIN QUERY PLAN), one step a line.
+fn plan(conn: &mut SqliteConnection, sql: &str) -> String {
+    let steps: Vec<PlanStep> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+        .load(conn)
+        .expect("plan");
+    steps
+        .into_iter()
+        .map(|s| s.detail)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// "Which entry reverses this one" is asked once per entry shown, and the UNIQUE constraint's
+/// own index on `reverses` holds every entry (NULL for all but reversals): a page's join must
+/// take the index of the reversals alone. (A single lookup may take either; it is one probe.)
+#[test]
+fn the_reversing_entry_is_found_in_the_index_of_reversals() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    let mut conn = connect(&url).unwrap();
+    conn.run_pending_migrations(MIGRATIONS).unwrap();
+    let page = plan(
+        &mut conn,
+        "SELECT e.id, r.id FROM ledger_entries e \
+         LEFT JOIN ledger_entries r ON r.reverses = e.id \
+         WHERE e.customer_id = 'acme' AND e.id < 100 ORDER BY e.id DESC",
+    );
+    assert!(
+        page.contains("SEARCH r USING COVERING INDEX ledger_entries_reversals (reverses=?)"),
+        "{page}"
+    );
+}
+
 #[test]
 fn the_database_refuses_to_update_or_delete_ledger_entries() {
     let db = TestDb::new();
