@@ -17,7 +17,7 @@ use sla_credit::domain::time::parse_instant;
 use sla_credit::store::customers::add_customers;
 use sla_credit::store::entries::insert_entries;
 use sla_credit::store::incidents::add_incident;
-use sla_credit::store::models::{BreakdownRow, EntryRow};
+use sla_credit::store::models::{BreakdownRow, EntryRow, NewEntryRow};
 use sla_credit::store::plans::add_plan;
 use sla_credit::store::schema::{credit_breakdowns, ledger_entries};
 use sla_credit::store::settle::{settle_incident, SettleOptions};
@@ -213,10 +213,21 @@ fn main() {
         assert_eq!(report.entries_appended, n);
         settle_rates.push(n as f64 / secs);
 
-        let rows: Vec<EntryRow> = ledger_entries::table
-            .select(EntryRow::as_select())
-            .load(&mut c1)
-            .unwrap();
+        let rows: Vec<NewEntryRow> = ledger_entries::table
+            .select((
+                EntryRow::as_select(),
+                ledger_entries::customer_name,
+                ledger_entries::settlement_id,
+            ))
+            .load::<(EntryRow, Option<String>, Option<i64>)>(&mut c1)
+            .unwrap()
+            .into_iter()
+            .map(|(entry, customer_name, settlement_id)| NewEntryRow {
+                entry,
+                customer_name,
+                settlement_id,
+            })
+            .collect();
         let breakdowns: Vec<BreakdownRow> = credit_breakdowns::table
             .select(BreakdownRow::as_select())
             .load(&mut c1)
@@ -262,7 +273,7 @@ fn main() {
         diesel::sql_query("CREATE TABLE bare_entries AS SELECT * FROM ledger_entries WHERE 0")
             .execute(&mut c3)
             .unwrap();
-        let bare: Vec<BareRow> = rows.iter().map(BareRow::from).collect();
+        let bare: Vec<BareRow> = rows.iter().map(|r| BareRow::from(&r.entry)).collect();
         let t = Instant::now();
         write_tx(&mut c3, |c| {
             for r in &bare {
@@ -274,7 +285,8 @@ fn main() {
         })
         .unwrap();
         bare_rates.push(n as f64 / t.elapsed().as_secs_f64());
-        let width: usize = rows.iter().map(row_bytes).sum::<usize>() / rows.len().max(1);
+        let width: usize =
+            rows.iter().map(|r| row_bytes(&r.entry)).sum::<usize>() / rows.len().max(1);
         eprintln!(
             "run {run}: settle {:.0}/s, prepared single-row {:.0}/s, multi-row {:.0}/s, bare table {:.0}/s, ~{width} B/row",
             settle_rates[run], single_rates[run], multi_rates[run], bare_rates[run]

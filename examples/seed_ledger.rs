@@ -7,7 +7,7 @@
 use sla_credit::domain::{ENGINE_VERSION, TZDB_VERSION};
 use sla_credit::store::customers::add_customers;
 use sla_credit::store::entries::insert_entries;
-use sla_credit::store::models::EntryRow;
+use sla_credit::store::models::{EntryRow, NewEntryRow};
 use sla_credit::store::plans::add_plan;
 use sla_credit::store::sqlite::write_tx;
 use sla_credit::store::Store;
@@ -53,7 +53,7 @@ fn main() {
         let mut rows = Vec::with_capacity(10_000);
         for k in 0..per {
             for i in 0..customers {
-                rows.push(EntryRow {
+                let entry = EntryRow {
                     id,
                     kind: "goodwill".into(),
                     customer_id: format!("c{i:06}"),
@@ -74,6 +74,9 @@ fn main() {
                     as_of: None,
                     tzdb_version: TZDB_VERSION.into(),
                     engine_version: ENGINE_VERSION.into(),
+                };
+                rows.push(NewEntryRow {
+                    entry,
                     customer_name: Some(format!("Customer {i}")),
                     settlement_id: None,
                 });

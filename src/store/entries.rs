@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use crate::wire::Error;
 
-use super::models::{BreakdownRow, EntryRow};
+use super::models::{BreakdownRow, NewEntryRow};
 use super::schema::{credit_breakdowns, ledger_entries};
 use super::sqlite::Conn;
 
@@ -29,10 +29,10 @@ pub fn next_entry_id(conn: &mut Conn) -> Result<i64, Error> {
 }
 
 /// Appends rows, many per statement.
-pub fn insert_entries(conn: &mut Conn, rows: &[EntryRow]) -> Result<(), Error> {
+pub fn insert_entries(conn: &mut Conn, rows: &[NewEntryRow]) -> Result<(), Error> {
     let mut chunks = rows.chunks_exact(ENTRY_INSERT_CHUNK);
     for chunk in &mut chunks {
-        let chunk: &[EntryRow; ENTRY_INSERT_CHUNK] = chunk
+        let chunk: &[NewEntryRow; ENTRY_INSERT_CHUNK] = chunk
             .try_into()
             .map_err(|e| Error::internal_from("entry chunk", e))?;
         diesel::insert_into(ledger_entries::table)

@@ -29,7 +29,7 @@ use super::convert::{from_minor, read_ts, to_minor, ts};
 use super::customers::load_customer;
 use super::entries::{insert_entries, next_entry_id};
 use super::exports::batches_of;
-use super::models::{BreakdownRow, EntryRow};
+use super::models::{BreakdownRow, EntryRow, NewEntryRow};
 use super::plans::load_plans;
 use super::schema::{
     credit_breakdowns, customers, entry_references, export_ranges, ledger_entries, plan_versions,
@@ -734,10 +734,13 @@ pub fn goodwill(
             as_of: None,
             tzdb_version: TZDB_VERSION.into(),
             engine_version: ENGINE_VERSION.into(),
+        };
+        let id = row.id;
+        let row = NewEntryRow {
+            entry: row,
             customer_name: Some(customer.name.clone()),
             settlement_id: None,
         };
-        let id = row.id;
         insert_entries(c, &[row])?;
         if let Some(reference) = &cmd.reference {
             diesel::insert_into(entry_references::table)
@@ -827,6 +830,10 @@ pub fn reverse(
             as_of: None,
             tzdb_version: TZDB_VERSION.into(),
             engine_version: ENGINE_VERSION.into(),
+        };
+        let id = row.id;
+        let row = NewEntryRow {
+            entry: row,
             customer_name: customers::table
                 .find(&original.customer_id)
                 .select(customers::name)
@@ -834,7 +841,6 @@ pub fn reverse(
                 .optional()?,
             settlement_id: None,
         };
-        let id = row.id;
         insert_entries(c, &[row])?;
         load_entry(c, id)?.ok_or_else(|| Error::internal("entry vanished"))
     })

@@ -88,7 +88,7 @@ pub struct BreakdownRow {
     pub body: String,
 }
 
-/// One ledger entry as stored.
+/// One ledger entry as stored, the columns every read of an entry takes.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = ledger_entries, check_for_backend(diesel::sqlite::Sqlite))]
 #[diesel(treat_none_as_default_value = false)]
@@ -113,6 +113,16 @@ pub struct EntryRow {
     pub as_of: Option<String>,
     pub tzdb_version: String,
     pub engine_version: String,
+}
+
+/// A ledger entry being appended: the entry, and two facts an export reads that no view of
+/// an entry shows (reads select [`EntryRow`] only, so they do not decode them).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = ledger_entries, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(treat_none_as_default_value = false)]
+pub struct NewEntryRow {
+    #[diesel(embed)]
+    pub entry: EntryRow,
     /// The customer's name when the entry was appended (`None` before migration
     /// 2026-12-02-000011).
     pub customer_name: Option<String>,

@@ -4,7 +4,7 @@
 use sla_credit::domain::{ENGINE_VERSION, TZDB_VERSION};
 use sla_credit::store::entries::insert_entries;
 use sla_credit::store::ledger::{balances, entries_for_customer};
-use sla_credit::store::models::EntryRow;
+use sla_credit::store::models::{EntryRow, NewEntryRow};
 use sla_credit::store::sqlite::write_tx;
 
 use crate::common::*;
@@ -39,7 +39,7 @@ fn a_hundred_thousand_entries_sum_exactly() {
     let currencies = [("USD", 2u32), ("JPY", 0), ("KWD", 3)];
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut expected = [0i128; 3];
-    let rows: Vec<EntryRow> = (0..100_000i64)
+    let rows: Vec<NewEntryRow> = (0..100_000i64)
         .map(|i| {
             state = state
                 .wrapping_mul(6_364_136_223_846_793_005)
@@ -55,7 +55,7 @@ fn a_hundred_thousand_entries_sum_exactly() {
                 amount = 1;
             }
             expected[k] += i128::from(amount);
-            EntryRow {
+            let entry = EntryRow {
                 id: i + 1,
                 kind: "goodwill".into(),
                 customer_id: "acme".into(),
@@ -76,6 +76,9 @@ fn a_hundred_thousand_entries_sum_exactly() {
                 as_of: None,
                 tzdb_version: TZDB_VERSION.into(),
                 engine_version: ENGINE_VERSION.into(),
+            };
+            NewEntryRow {
+                entry,
                 customer_name: None,
                 settlement_id: None,
             }
