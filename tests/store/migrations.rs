@@ -84,12 +84,9 @@ fn plan(conn: &mut SqliteConnection, sql: &str) -> String {
 /// take the index of the reversals alone. (A single lookup may take either; it is one probe.)
 #[test]
 fn the_reversing_entry_is_found_in_the_index_of_reversals() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("p.db").display());
-    let mut conn = connect(&url).unwrap();
-    conn.run_pending_migrations(MIGRATIONS).unwrap();
+    let db = TestDb::new();
     let page = plan(
-        &mut conn,
+        &mut db.conn(),
         "SELECT e.id, r.id FROM ledger_entries e \
          LEFT JOIN ledger_entries r ON r.reverses = e.id \
          WHERE e.customer_id = 'acme' AND e.id < 100 ORDER BY e.id DESC",
